@@ -14,6 +14,9 @@ SystemClock& SystemClock::Instance() {
   return clock;
 }
 
+FakeClock::FakeClock()
+    : FakeClock(std::chrono::system_clock::time_point(std::chrono::seconds(1700000000))) {}
+
 FakeClock::FakeClock(std::chrono::system_clock::time_point start)
     : wall_(start), mono_(std::chrono::steady_clock::time_point(std::chrono::hours(1))) {}
 

@@ -33,8 +33,9 @@ class SystemClock final : public Clock {
 // the request. Thread-safe.
 class FakeClock final : public Clock {
  public:
-  explicit FakeClock(std::chrono::system_clock::time_point start =
-                         std::chrono::system_clock::time_point(std::chrono::seconds(1700000000)));
+  // Starts at 2023-11-14T22:13:20Z unless told otherwise.
+  FakeClock();
+  explicit FakeClock(std::chrono::system_clock::time_point start);
   std::chrono::system_clock::time_point Now() override;
   std::chrono::steady_clock::time_point MonotonicNow() override;
   void SleepFor(std::chrono::nanoseconds d) override;
