@@ -15,9 +15,9 @@ namespace foresight::remote_read {
 
 // On error the message names the byte offset and shows the selector with a caret under the
 // bad character, e.g.
-//   bad selector at offset 9: expected '=', '!=', '=~' or '!~' after label name "a"
+//   bad selector at offset 8: expected '=', '!=', '=~' or '!~' after label name "a"
 //     metric{a~"b"}
-//              ^
+//             ^
 // A selector must have at least one matcher that does not match the empty string, as in PromQL.
 Result<std::vector<Matcher>> ParseSelector(std::string_view text);
 
