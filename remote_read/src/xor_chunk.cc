@@ -1,5 +1,6 @@
 #include "foresight/remote_read/xor_chunk.h"
 
+#include <algorithm>
 #include <bit>
 #include <cstring>
 
@@ -11,8 +12,8 @@ XorChunkIterator::XorChunkIterator(std::string_view chunk)
       pos_bits_(16) {
   if (chunk.size() < 2) {
     pos_bits_ = size_bits_;
-    status_ = DataLoss("XOR chunk of " + std::to_string(chunk.size()) +
-                       " bytes is shorter than its 2-byte header");
+    status_ = DataLoss("XOR chunk: " + std::to_string(chunk.size()) +
+                       "-byte input is shorter than the 2-byte header");
     return;
   }
   num_samples_ = static_cast<uint16_t>((data_[0] << 8) | data_[1]);
@@ -160,8 +161,11 @@ bool XorChunkIterator::Next() {
 Status DecodeXorChunk(std::string_view chunk, std::vector<int64_t>* timestamps,
                       std::vector<double>* values) {
   XorChunkIterator it(chunk);
-  timestamps->reserve(timestamps->size() + it.num_samples());
-  values->reserve(values->size() + it.num_samples());
+  // A sample takes at least 2 bits after the first; trust the header's count only that far, so
+  // a corrupt header cannot make us reserve 64K samples for a few bytes.
+  const size_t plausible = std::min<size_t>(it.num_samples(), chunk.size() * 4 + 1);
+  timestamps->reserve(timestamps->size() + plausible);
+  values->reserve(values->size() + plausible);
   while (it.Next()) {
     timestamps->push_back(it.timestamp());
     values->push_back(it.value());

@@ -39,6 +39,7 @@ class XorChunkEncoder {
   uint8_t trailing_ = 0;
 };
 
-std::string EncodeXorChunk(const std::vector<int64_t>& timestamps, const std::vector<double>& values);
+std::string EncodeXorChunk(const std::vector<int64_t>& timestamps,
+                           const std::vector<double>& values);
 
 }  // namespace foresight::remote_read::testing
