@@ -110,7 +110,13 @@ class CurlTransport final : public HttpTransport {
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &call);
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
     if (connect_to != nullptr) curl_easy_setopt(h, CURLOPT_CONNECT_TO, connect_to);
-    if (!options_.proxy_url.empty()) curl_easy_setopt(h, CURLOPT_PROXY, options_.proxy_url.c_str());
+    if (!options_.proxy_url.empty()) {
+      curl_easy_setopt(h, CURLOPT_PROXY, options_.proxy_url.c_str());
+    } else {
+      // Like Go's ProxyFromEnvironment (what Prometheus's own clients use): an http_proxy from
+      // the environment never captures requests to loopback.
+      curl_easy_setopt(h, CURLOPT_NOPROXY, "localhost,127.0.0.1,::1");
+    }
     if (!options_.tls.ca_file.empty()) curl_easy_setopt(h, CURLOPT_CAINFO, options_.tls.ca_file.c_str());
     if (!options_.tls.cert_file.empty()) {
       curl_easy_setopt(h, CURLOPT_SSLCERT, options_.tls.cert_file.c_str());
@@ -132,7 +138,10 @@ class CurlTransport final : public HttpTransport {
     if (!call.status.ok()) return {TransportError::kHandler, call.status};
     if (rc == CURLE_OK) return {TransportError::kNone, Status::Ok()};
 
-    std::string detail = errbuf[0] != '\0' ? errbuf : curl_easy_strerror(rc);
+    // libcurl's error buffer keeps the first message it logged, which is not always the cause;
+    // the code's own text comes first.
+    std::string detail = curl_easy_strerror(rc);
+    if (errbuf[0] != '\0') detail += std::string(" (") + errbuf + ")";
     switch (rc) {
       case CURLE_COULDNT_RESOLVE_HOST:
       case CURLE_COULDNT_RESOLVE_PROXY:
