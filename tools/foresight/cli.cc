@@ -12,6 +12,7 @@ constexpr const char* kUsage =
     "\n"
     "commands:\n"
     "  read      pull raw samples from a Prometheus remote-read endpoint\n"
+    "  backtest  measure forecast accuracy on held-out data (M4 layout or a CSV series)\n"
     "  version   print the version\n"
     "\n"
     "Run 'foresight <command> --help' for a command's flags.\n";
@@ -26,6 +27,7 @@ int Run(const std::vector<std::string>& args, Env env) {
   const std::string& cmd = args[0];
   std::vector<std::string> rest(args.begin() + 1, args.end());
   if (cmd == "read") return RunRead(rest, env);
+  if (cmd == "backtest") return RunBacktest(rest, env);
   if (cmd == "version" || cmd == "--version") {
     env.out << "foresight, version " << kVersion << "\n";
     return kExitOk;

@@ -28,4 +28,7 @@ int Run(const std::vector<std::string>& args, Env env);
 // `foresight read`: pulls raw samples by remote read and streams them as CSV, JSON or OpenMetrics.
 int RunRead(const std::vector<std::string>& args, Env env);
 
+// `foresight backtest`: the forecasting engine's accuracy on M4-layout data or one CSV series.
+int RunBacktest(const std::vector<std::string>& args, Env env);
+
 }  // namespace foresight::cli
