@@ -28,6 +28,7 @@
 
 #include "datasets.h"
 #include "foresight/common/format.h"
+#include "foresight/common/process.h"
 #include "foresight/remote_read/client.h"
 #include "prometheus_fixture.h"
 
@@ -36,19 +37,6 @@ extern char** environ;
 namespace {
 
 using foresight::remote_read::Series;
-
-// Peak resident set of this process image, from /proc/self/status (kB).
-long PeakRssKb() {
-  FILE* f = std::fopen("/proc/self/status", "r");
-  if (f == nullptr) return -1;
-  char line[256];
-  long kb = -1;
-  while (std::fgets(line, sizeof(line), f) != nullptr) {
-    if (std::strncmp(line, "VmHWM:", 6) == 0) kb = std::strtol(line + 6, nullptr, 10);
-  }
-  std::fclose(f);
-  return kb;
-}
 
 struct Held {
   std::vector<std::vector<int64_t>> ts;
@@ -83,7 +71,7 @@ int ChildRemoteRead(const std::string& url, int64_t start, int64_t end, bool sam
     std::cerr << st.message() << "\n";
     return 1;
   }
-  std::cout << held.samples << " " << PeakRssKb() << "\n";
+  std::cout << held.samples << " " << foresight::PeakRssBytes() / 1024 << "\n";
   return 0;
 }
 
@@ -126,7 +114,7 @@ int ChildJson(const std::string& base_url, int64_t start, int64_t end) {
     held.ts.push_back(std::move(ts));
     held.vs.push_back(std::move(vs));
   }
-  std::cout << held.samples << " " << PeakRssKb() << "\n";
+  std::cout << held.samples << " " << foresight::PeakRssBytes() / 1024 << "\n";
   return 0;
 }
 

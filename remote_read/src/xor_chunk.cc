@@ -90,32 +90,35 @@ bool XorChunkIterator::ReadValue() {
   return true;
 }
 
+// Go's binary.Uvarint from the bit stream (byte-aligned where the format puts varints).
+bool XorChunkIterator::ReadUvarint(uint64_t* out, const char* truncated, const char* overflow) {
+  uint64_t u = 0;
+  for (int i = 0, shift = 0;; ++i, shift += 7) {
+    uint64_t byte;
+    if (!ReadBits(8, &byte)) return Fail(truncated);
+    if (i == 9 && byte > 1) return Fail(overflow);
+    u |= (byte & 0x7f) << shift;
+    if ((byte & 0x80) == 0) break;
+  }
+  *out = u;
+  return true;
+}
+
 bool XorChunkIterator::Next() {
   if (!status_.ok() || read_ >= num_samples_) return false;
   if (read_ == 0) {
     // Signed varint (zig-zag), then the value's raw 64 bits.
     uint64_t u = 0;
-    int shift = 0;
-    for (int i = 0;; ++i) {
-      uint64_t byte;
-      if (!ReadBits(8, &byte)) return Fail("truncated first timestamp");
-      if (i == 9 && byte > 1) return Fail("first timestamp varint overflows 64 bits");
-      u |= (byte & 0x7f) << shift;
-      if ((byte & 0x80) == 0) break;
-      shift += 7;
+    if (!ReadUvarint(&u, "truncated first timestamp", "first timestamp varint overflows 64 bits")) {
+      return false;
     }
     t_ = static_cast<int64_t>(u >> 1) ^ -static_cast<int64_t>(u & 1);
     if (!ReadBits(64, &v_)) return Fail("truncated first value");
   } else if (read_ == 1) {
     uint64_t u = 0;
-    int shift = 0;
-    for (int i = 0;; ++i) {
-      uint64_t byte;
-      if (!ReadBits(8, &byte)) return Fail("truncated second timestamp delta");
-      if (i == 9 && byte > 1) return Fail("timestamp delta varint overflows 64 bits");
-      u |= (byte & 0x7f) << shift;
-      if ((byte & 0x80) == 0) break;
-      shift += 7;
+    if (!ReadUvarint(&u, "truncated second timestamp delta",
+                     "timestamp delta varint overflows 64 bits")) {
+      return false;
     }
     t_delta_ = static_cast<int64_t>(u);
     t_ = static_cast<int64_t>(static_cast<uint64_t>(t_) + u);

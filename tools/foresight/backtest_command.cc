@@ -17,6 +17,7 @@
 #include "cli.h"
 #include "foresight/common/flags.h"
 #include "foresight/common/format.h"
+#include "foresight/common/process.h"
 #include "foresight/common/timeparse.h"
 #include "foresight/forecast/engine.h"
 #include "foresight/forecast/m4.h"
@@ -52,18 +53,6 @@ Scores Score(std::span<const double> train, std::span<const double> test, const 
   s.coverage = forecast::Coverage(test, f.bands[band95].lower, f.bands[band95].upper);
   s.n = 1;
   return s;
-}
-
-long PeakRssBytes() {
-  FILE* f = std::fopen("/proc/self/status", "r");
-  if (f == nullptr) return -1;
-  char line[256];
-  long kb = -1;
-  while (std::fgets(line, sizeof(line), f) != nullptr) {
-    if (std::strncmp(line, "VmHWM:", 6) == 0) kb = std::strtol(line + 6, nullptr, 10);
-  }
-  std::fclose(f);
-  return kb * 1024;
 }
 
 std::string JsonScores(const Scores& s) {
@@ -287,7 +276,7 @@ int RunBacktest(const std::vector<std::string>& args, Env env) {
     env.err << "foresight backtest: no series could be forecast; first error: " << totals.first_error << "\n";
     return kExitFailure;
   }
-  const long peak = PeakRssBytes();
+  const int64_t peak = PeakRssBytes();
   if (json) {
     std::string out = "{\"series\": " + std::to_string(totals.selected.n) +
                       ", \"failed\": " + std::to_string(totals.failures) +

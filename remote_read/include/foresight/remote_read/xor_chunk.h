@@ -36,6 +36,7 @@ class XorChunkIterator {
   bool ReadBit(uint64_t* bit);
   bool ReadBits(int n, uint64_t* out);
   bool ReadValue();
+  bool ReadUvarint(uint64_t* out, const char* truncated, const char* overflow);
 
   const uint8_t* data_;
   size_t size_bits_;
