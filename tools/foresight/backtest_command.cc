@@ -1,6 +1,7 @@
 // `foresight backtest`: forecast accuracy of the engine and of each method on held-out data,
 // with the M4 competition's measures (sMAPE, MASE, MSIS at 95 %, 95 % coverage).
 
+#include <algorithm>
 #include <atomic>
 #include <charconv>
 #include <chrono>
@@ -19,6 +20,7 @@
 #include "foresight/common/format.h"
 #include "foresight/common/process.h"
 #include "foresight/common/timeparse.h"
+#include "foresight/forecast/calendar.h"
 #include "foresight/forecast/engine.h"
 #include "foresight/forecast/m4.h"
 #include "foresight/forecast/metrics.h"
@@ -108,12 +110,17 @@ Totals RunCases(const std::vector<Case>& cases, const Engine& engine,
   return totals;
 }
 
+struct CsvSeries {
+  std::vector<int64_t> timestamps_ms;
+  std::vector<double> values;
+};
+
 // A CSV with a header; first column a timestamp (RFC 3339, "YYYY-MM-DD HH:MM:SS" or Unix
-// seconds), second the value. Rows must be in time order.
-Result<std::vector<double>> ReadCsvSeries(const std::string& path) {
+// seconds), second the value (empty: missing). Rows must be in time order, one per step.
+Result<CsvSeries> ReadCsvSeries(const std::string& path) {
   std::ifstream in(path);
   if (!in) return NotFound(path + ": cannot open");
-  std::vector<double> values;
+  CsvSeries out;
   std::string line;
   int line_no = 0;
   int64_t last_ts = INT64_MIN;
@@ -147,16 +154,26 @@ Result<std::vector<double>> ReadCsvSeries(const std::string& path) {
       return InvalidArgument(path + ":" + std::to_string(line_no) + ": column 2: \"" + v_text +
                              "\" is not a number");
     }
-    values.push_back(v);
+    out.timestamps_ms.push_back(*ts);
+    out.values.push_back(v);
   }
-  if (values.empty()) return InvalidArgument(path + ": no data rows");
-  return values;
+  if (out.values.empty()) return InvalidArgument(path + ": no data rows");
+  return out;
+}
+
+// The median spacing of the rows: the step the calendar's regressors are laid on.
+int64_t MedianStepMs(const std::vector<int64_t>& ts) {
+  std::vector<int64_t> d;
+  for (size_t i = 1; i < ts.size(); ++i) d.push_back(ts[i] - ts[i - 1]);
+  if (d.empty()) return 1;
+  std::nth_element(d.begin(), d.begin() + static_cast<long>(d.size() / 2), d.end());
+  return std::max<int64_t>(1, d[d.size() / 2]);
 }
 
 }  // namespace
 
 int RunBacktest(const std::vector<std::string>& args, Env env) {
-  std::string m4_dir, csv, models_text;
+  std::string m4_dir, csv, models_text, calendar_path;
   std::vector<std::string> period_texts;
   int64_t jobs = 1, horizon = 0, origins = 1, limit = 0, engine_origins = 3;
   bool json = false;
@@ -167,6 +184,7 @@ int RunBacktest(const std::vector<std::string>& args, Env env) {
   flags.Int("horizon", &horizon, "steps to forecast (M4 default: the test length)");
   flags.StringList("period", &period_texts, "seasonal period in steps (default for M4: 24 and 168)");
   flags.Int("origins", &origins, "with --csv: the last K origins each forecast --horizon steps");
+  flags.String("calendar", &calendar_path, "with --csv: events calendar (YAML) used as regressors");
   flags.Int("backtest-origins", &engine_origins, "origins of the engine's own model selection");
   flags.String("models", &models_text, "comma-separated methods (default: all)");
   flags.Int("jobs", &jobs, "worker threads");
@@ -187,6 +205,7 @@ int RunBacktest(const std::vector<std::string>& args, Env env) {
   if (!positional->empty()) return usage_error("unexpected argument \"" + (*positional)[0] + "\"");
   if (m4_dir.empty() == csv.empty()) return usage_error("give exactly one of --m4-dir and --csv");
   if (!csv.empty() && horizon < 1) return usage_error("--csv needs --horizon of at least 1");
+  if (!calendar_path.empty() && csv.empty()) return usage_error("--calendar goes with --csv");
   if (jobs < 1 || origins < 1 || engine_origins < 0) {
     return usage_error("--jobs and --origins must be at least 1");
   }
@@ -250,10 +269,22 @@ int RunBacktest(const std::vector<std::string>& args, Env env) {
       if (limit > 0 && static_cast<int64_t>(cases.size()) >= limit) break;
     }
   } else {
-    auto y = ReadCsvSeries(csv);
-    if (!y.ok()) {
-      env.err << "foresight backtest: " << y.status().message() << "\n";
+    auto series = ReadCsvSeries(csv);
+    if (!series.ok()) {
+      env.err << "foresight backtest: " << series.status().message() << "\n";
       return kExitFailure;
+    }
+    const std::vector<double>* y = &series->values;
+    if (!calendar_path.empty()) {
+      auto cal = forecast::LoadCalendar(calendar_path);
+      if (!cal.ok()) {
+        env.err << "foresight backtest: " << cal.status().message() << "\n";
+        return kExitFailure;
+      }
+      // Rows cover the whole file: every origin's history and horizon lie inside it.
+      ctx.regressors = cal->Regressors(series->timestamps_ms.front(),
+                                       MedianStepMs(series->timestamps_ms),
+                                       static_cast<int>(y->size()));
     }
     const int64_t n = static_cast<int64_t>(y->size());
     if (n - origins * horizon < 2) {

@@ -76,6 +76,43 @@ TEST(BacktestCommandTest, CsvSeriesTable) {
   EXPECT_NE(r.out.find("selected"), std::string::npos);
 }
 
+double SelectedMase(const std::string& json) {
+  auto at = json.find("\"selected\": {\"mase\": ");
+  EXPECT_NE(at, std::string::npos) << json;
+  return std::stod(json.substr(at + 22));
+}
+
+TEST(BacktestCommandTest, CalendarEventsBecomeRegressors) {
+  // A 2-hour batch every 3 days adds 40 on top of a daily cycle: without the calendar the
+  // regression cannot know when it comes; with it, it forecasts it.
+  const std::string csv = TempPath("events.csv"), cal = TempPath("events.yml");
+  const int64_t start = 1700006400000LL;  // 2023-11-15T00:00:00Z
+  {
+    std::ofstream f(csv);
+    f << "timestamp,value\n";
+    for (int t = 0; t < 24 * 30; ++t) {
+      const bool batch = (t % 72) >= 2 && (t % 72) < 4;
+      f << (start + t * 3600000LL) / 1000 << ","
+        << 100 + 10 * std::sin(2 * M_PI * t / 24) + (batch ? 40 : 0) + ((t * 37) % 11) / 11.0 << "\n";
+    }
+  }
+  std::ofstream(cal) << "events:\n  - name: batch\n    start: 2023-11-15T01:00:00Z\n"
+                        "    end: 2023-11-15T03:00:00Z\n    every: 3d\n";
+  const std::vector<std::string> common = {"--csv=" + csv, "--horizon=72", "--period=24",
+                                           "--origins=2", "--models=regression", "--json"};
+  std::vector<std::string> with = common;
+  with.push_back("--calendar=" + cal);
+  Outcome plain = Backtest(common), events = Backtest(with);
+  ASSERT_EQ(plain.code, 0) << plain.err;
+  ASSERT_EQ(events.code, 0) << events.err;
+  EXPECT_LT(SelectedMase(events.out), 0.5 * SelectedMase(plain.out)) << plain.out << events.out;
+
+  Outcome bad = Backtest({"--csv=" + csv, "--horizon=24", "--calendar=/nonexistent.yml"});
+  EXPECT_EQ(bad.code, kExitFailure);
+  EXPECT_NE(bad.err.find("/nonexistent.yml"), std::string::npos) << bad.err;
+  EXPECT_EQ(Backtest({"--m4-dir=x", "--calendar=" + cal}).code, kExitUsage);
+}
+
 TEST(BacktestCommandTest, UsageErrors) {
   EXPECT_EQ(Backtest({}).code, kExitUsage);
   Outcome both = Backtest({"--m4-dir=x", "--csv=y"});
