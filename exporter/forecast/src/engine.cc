@@ -148,11 +148,12 @@ bool Finite(const PointForecast& f, int h) {
 }
 
 Result<PointForecast> FitPredict(const Method& m, std::span<const double> y, int h,
-                                 const FitContext& ctx) {
+                                 const FitContext& ctx, std::string* description = nullptr) {
   auto fitted = m.Fit(y, ctx);
   if (!fitted.ok()) return fitted.status();
   PointForecast f = (*fitted)->Predict(h);
   if (!Finite(f, h)) return Internal(m.name() + " produced a non-finite forecast");
+  if (description != nullptr) *description = (*fitted)->Describe();
   return f;
 }
 
@@ -299,10 +300,10 @@ Result<ForecastResult> Engine::ForecastRaw(std::span<const double> y, int horizo
   // Final fits, best candidate first; a member that fails on the full series drops the
   // candidate and the next one is tried.
   std::vector<std::optional<PointForecast>> final_fc(nm);
-  std::vector<std::string> final_err(nm);
+  std::vector<std::string> final_err(nm), final_desc(nm);
   auto final_of = [&](size_t i) -> const PointForecast* {
     if (!final_fc[i] && final_err[i].empty()) {
-      auto f = FitPredict(*methods_[i], y, h, ctx);
+      auto f = FitPredict(*methods_[i], y, h, ctx, &final_desc[i]);
       if (f.ok()) {
         final_fc[i] = std::move(f).value();
       } else {
@@ -359,17 +360,16 @@ Result<ForecastResult> Engine::ForecastRaw(std::span<const double> y, int horizo
     }
     result.forecast = MakeBands(fc, h, ratios, options_.levels);
     result.backtest_mase = c.mase;
-    for (size_t i : c.members) result.members.push_back(methods_[i]->name());
+    std::string desc;
+    for (size_t i : c.members) {
+      result.members.push_back(methods_[i]->name());
+      desc += (desc.empty() ? "" : ", ") + final_desc[i];
+    }
     result.model = c.members.size() == 1 ? methods_[c.members[0]]->name() : "combination";
+    result.description = c.members.size() > 1 ? "mean(" + desc + ")" : desc;
     chosen = true;
     break;
   }
-  // Descriptions of the chosen members need their fitted models; refit is cheap relative to
-  // the backtest, but we avoid it: the method name stands for it.
-  std::string desc;
-  for (size_t i = 0; i < result.members.size(); ++i) desc += (i ? ", " : "") + result.members[i];
-  result.description = result.members.size() > 1 ? "mean(" + desc + ")" : desc;
-
   for (size_t i = 0; i < nm; ++i) {
     MethodScore s;
     s.method = methods_[i]->name();

@@ -23,7 +23,7 @@ class ConstantMethod final : public Method {
  private:
   struct Fitted final : FittedModel {
     Fitted(double v, double s) : v(v), s(s) {}
-    std::string Describe() const override { return "const"; }
+    std::string Describe() const override { return "const " + std::to_string(static_cast<int>(v)); }
     PointForecast Predict(int h) const override {
       PointForecast f;
       for (int j = 1; j <= h; ++j) {
@@ -131,7 +131,8 @@ TEST(EngineTest, CombinesWhenTheMeanBeatsEachMember) {
   auto r = e.Forecast(y, 5, FitContext{});
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->model, "combination");
-  EXPECT_EQ(r->description, "mean(low, high)");
+  EXPECT_EQ(r->members, (std::vector<std::string>{"low", "high"}));
+  EXPECT_EQ(r->description, "mean(const 8, const 12)");
   EXPECT_DOUBLE_EQ(r->forecast.mean[4], 10.0);
   EXPECT_DOUBLE_EQ(r->backtest_mase, 0.0);
 }

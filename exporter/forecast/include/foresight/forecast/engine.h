@@ -58,7 +58,9 @@ struct ModelForecast {
 struct ForecastResult {
   ModelForecast forecast;
   std::string model;        // the selected method's name, or "combination"
-  std::string description;  // e.g. "mean(ETS(A,Ad,A), MSTL(24,168)+ETS(A,N,N))"
+  // What was fitted, from each member's FittedModel::Describe(), e.g.
+  // "mean(ETS(A,Ad,A), MSTL(24,168)+ETS(A,N,N))"; prefixed "boxcox(0): " when transformed.
+  std::string description;
   std::vector<std::string> members;  // method names averaged (one for a single method)
   std::vector<int> periods;          // the seasonal periods used (configured or detected)
   double backtest_mase = std::numeric_limits<double>::quiet_NaN();
