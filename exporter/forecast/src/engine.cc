@@ -18,6 +18,7 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 // One method's forecasts at every backtest origin.
 struct Backtest {
   std::vector<PointForecast> at_origin;  // index k: forecast from origin o_k
+  std::vector<double> origin_mase;        // index k: its MASE there (NaN counted as 0)
   double mase = kNaN;
   bool ok = false;
   std::string error;
@@ -235,6 +236,15 @@ Result<ForecastResult> Engine::ForecastRaw(std::span<const double> y, int horizo
     origins.push_back(o);
   }
 
+  // Each origin's MASE scale, computed once: every candidate is scored against the same ones.
+  std::vector<double> origin_scale;
+  for (int o : origins) origin_scale.push_back(ErrorScale(y.subspan(0, static_cast<size_t>(o)), m));
+  auto origin_error = [&](size_t k, const std::vector<double>& mean) {
+    const double e = Mase(y.subspan(static_cast<size_t>(origins[k]), static_cast<size_t>(h)), mean,
+                          origin_scale[k]);
+    return std::isnan(e) ? 0.0 : e;
+  };
+
   ForecastResult result;
   result.backtest_origins = static_cast<int>(origins.size());
   std::vector<Backtest> bt(nm);
@@ -242,17 +252,15 @@ Result<ForecastResult> Engine::ForecastRaw(std::span<const double> y, int horizo
     Backtest& b = bt[i];
     b.ok = true;
     double sum = 0;
-    for (int o : origins) {
-      auto train = y.subspan(0, static_cast<size_t>(o));
-      auto f = FitPredict(*methods_[i], train, h, ctx);
+    for (size_t k = 0; k < origins.size(); ++k) {
+      auto f = FitPredict(*methods_[i], y.subspan(0, static_cast<size_t>(origins[k])), h, ctx);
       if (!f.ok()) {
         b.ok = false;
         b.error = f.status().message();
         break;
       }
-      const double scale = ErrorScale(train, m);
-      double mase = Mase(y.subspan(static_cast<size_t>(o), static_cast<size_t>(h)), f->mean, scale);
-      sum += std::isnan(mase) ? 0 : mase;
+      b.origin_mase.push_back(origin_error(k, f->mean));
+      sum += b.origin_mase.back();
       b.at_origin.push_back(std::move(f).value());
     }
     if (b.ok && !origins.empty()) b.mase = sum / static_cast<double>(origins.size());
@@ -271,10 +279,13 @@ Result<ForecastResult> Engine::ForecastRaw(std::span<const double> y, int horizo
   struct Candidate {
     std::vector<size_t> members;
     std::vector<PointForecast> at_origin;
+    std::vector<double> origin_mase;
     double mase = kNaN;
   };
   std::vector<Candidate> candidates;
-  for (size_t i : usable) candidates.push_back({{i}, bt[i].at_origin, bt[i].mase});
+  for (size_t i : usable) {
+    candidates.push_back({{i}, bt[i].at_origin, bt[i].origin_mase, bt[i].mase});
+  }
   if (!origins.empty()) {
     for (int c = 2; c <= options_.combine_max && c <= static_cast<int>(usable.size()); ++c) {
       Candidate cand;
@@ -284,10 +295,8 @@ Result<ForecastResult> Engine::ForecastRaw(std::span<const double> y, int horizo
         std::vector<const PointForecast*> ms;
         for (size_t i : cand.members) ms.push_back(&bt[i].at_origin[k]);
         cand.at_origin.push_back(Average(ms, h));
-        const double scale = ErrorScale(y.subspan(0, static_cast<size_t>(origins[k])), m);
-        double mase = Mase(y.subspan(static_cast<size_t>(origins[k]), static_cast<size_t>(h)),
-                           cand.at_origin.back().mean, scale);
-        sum += std::isnan(mase) ? 0 : mase;
+        cand.origin_mase.push_back(origin_error(k, cand.at_origin.back().mean));
+        sum += cand.origin_mase.back();
       }
       cand.mase = sum / static_cast<double>(origins.size());
       candidates.push_back(std::move(cand));
@@ -341,11 +350,7 @@ Result<ForecastResult> Engine::ForecastRaw(std::span<const double> y, int horizo
         for (size_t cj = 0; cj < candidates.size(); ++cj) {
           double sum = 0;
           for (size_t j = 0; j < origins.size(); ++j) {
-            if (j == k) continue;
-            const double scale = ErrorScale(y.subspan(0, static_cast<size_t>(origins[j])), m);
-            const double e = Mase(y.subspan(static_cast<size_t>(origins[j]), static_cast<size_t>(h)),
-                                  candidates[cj].at_origin[j].mean, scale);
-            sum += std::isnan(e) ? 0 : e;
+            if (j != k) sum += candidates[cj].origin_mase[j];
           }
           if (sum < best_score) {
             best_score = sum;

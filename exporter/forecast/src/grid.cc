@@ -59,8 +59,6 @@ struct Accumulator {
 
 }  // namespace
 
-bool IsStaleMarker(double v) { return std::bit_cast<uint64_t>(v) == kStaleNaNBits; }
-
 Result<GridSpan> PlanGrid(std::span<const int64_t> ts_ms, std::span<const double> values,
                           int64_t start_ms, int64_t end_ms, int64_t step_ms) {
   if (step_ms <= 0) {

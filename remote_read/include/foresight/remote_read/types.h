@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "foresight/common/stale.h"
 #include "foresight/common/status.h"
 
 namespace foresight::remote_read {
@@ -64,9 +65,10 @@ struct Series {
 // Called once per series. Returning an error stops the read and is returned by it.
 using SeriesCallback = std::function<Status(Series&&)>;
 
-// The NaN Prometheus writes when a series goes stale (value.StaleNaN).
-inline constexpr uint64_t kStaleNaNBits = 0x7ff0000000000002ULL;
-inline bool IsStaleMarker(double v) { return std::bit_cast<uint64_t>(v) == kStaleNaNBits; }
+// The NaN Prometheus writes when a series goes stale (value.StaleNaN), shared with the
+// forecasting library's grids.
+using foresight::IsStaleMarker;
+using foresight::kStaleNaNBits;
 
 // The series in selector form: name{a="b",c="d"} (name omitted when there is no __name__),
 // with label values escaped as PromQL strings.

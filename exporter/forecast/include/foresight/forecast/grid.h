@@ -14,6 +14,7 @@
 #include <span>
 #include <vector>
 
+#include "foresight/common/stale.h"
 #include "foresight/common/status.h"
 
 namespace foresight::forecast {
@@ -26,9 +27,9 @@ struct Grid {
   std::vector<double> values;  // NaN = missing
 };
 
-// The bit pattern Prometheus writes for a staleness marker (a NaN that is not an ordinary NaN).
-inline constexpr uint64_t kStaleNaNBits = 0x7ff0000000000002ULL;
-bool IsStaleMarker(double v);
+// Prometheus's staleness marker (a NaN that is not an ordinary NaN), defined once in common.
+using foresight::IsStaleMarker;
+using foresight::kStaleNaNBits;
 
 // Larger grids are refused (ResourceExhausted): a mistyped step should not eat the heap.
 inline constexpr int64_t kMaxGridSteps = 50'000'000;
