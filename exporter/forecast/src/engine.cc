@@ -149,26 +149,150 @@ bool Finite(const PointForecast& f, int h) {
 }
 
 Result<PointForecast> FitPredict(const Method& m, std::span<const double> y, int h,
-                                 const FitContext& ctx, std::string* description = nullptr) {
+                                 const FitContext& ctx, std::string* description = nullptr,
+                                 std::unique_ptr<FittedModel>* keep = nullptr) {
   auto fitted = m.Fit(y, ctx);
   if (!fitted.ok()) return fitted.status();
   PointForecast f = (*fitted)->Predict(h);
   if (!Finite(f, h)) return Internal(m.name() + " produced a non-finite forecast");
   if (description != nullptr) *description = (*fitted)->Describe();
+  if (keep != nullptr) *keep = std::move(fitted).value();
   return f;
 }
 
+// Maps a forecast made on the transformed scale back to the original one.
+void BackTransform(const BoxCox& bc, ModelForecast& f) {
+  for (size_t j = 0; j < f.mean.size(); ++j) {
+    // The error scale maps through the transform's local slope at the forecast.
+    const double m = f.mean[j];
+    const double up = bc.Inverse(m + f.scale[j]), down = bc.Inverse(m - f.scale[j]);
+    f.scale[j] = std::abs(up - down) / 2;
+    f.mean[j] = bc.Inverse(m);
+  }
+  for (Band& b : f.bands) {
+    for (size_t j = 0; j < b.lower.size(); ++j) {
+      b.lower[j] = bc.Inverse(b.lower[j]);
+      b.upper[j] = bc.Inverse(b.upper[j]);
+    }
+  }
+}
+
+// A member forecast that went non-finite after updates (a diverging state): each bad value is
+// replaced by the previous good one (the first by 0), so Predict never returns NaN.
+void MakeFinite(PointForecast& f, int h) {
+  f.mean.resize(static_cast<size_t>(h), 0.0);
+  double last = 0;
+  for (double& v : f.mean) {
+    if (std::isfinite(v)) {
+      last = v;
+    } else {
+      v = last;
+    }
+  }
+  if (static_cast<int>(f.sigma.size()) >= h) {
+    for (double& s : f.sigma) {
+      if (!std::isfinite(s) || s < 0) s = 0;
+    }
+  }
+}
+
+// The share of backtest actuals inside the widest band, each origin's band calibrated on the
+// other origins' ratios only: coverage as it will be on data the calibration has not seen. NaN
+// with fewer than two origins or no actual.
+double LeaveOneOriginOutCoverage(std::span<const double> y, const std::vector<int>& origins,
+                                 const std::vector<PointForecast>& at_origin, int h,
+                                 const std::vector<double>& levels) {
+  if (origins.size() < 2 || levels.empty()) return kNaN;
+  const double level = *std::max_element(levels.begin(), levels.end());
+  size_t inside = 0, total = 0;
+  for (size_t k = 0; k < origins.size(); ++k) {
+    std::vector<size_t> others;
+    for (size_t j = 0; j < origins.size(); ++j) {
+      if (j != k) others.push_back(j);
+    }
+    const double q = std::max(ConformalQuantile(Ratios(y, origins, at_origin, h, others), level),
+                              NormalQuantile(0.5 + level / 2));
+    std::vector<double> s = SigmaOrDefault(at_origin[k], h);
+    for (int j = 0; j < h; ++j) {
+      const size_t t = static_cast<size_t>(origins[k] + j);
+      if (t >= y.size() || std::isnan(y[t])) continue;
+      ++total;
+      if (std::abs(y[t] - at_origin[k].mean[static_cast<size_t>(j)]) <=
+          q * s[static_cast<size_t>(j)]) {
+        ++inside;
+      }
+    }
+  }
+  return total > 0 ? static_cast<double>(inside) / static_cast<double>(total) : kNaN;
+}
+
 }  // namespace
+
+struct ForecastState::Impl {
+  std::vector<std::unique_ptr<FittedModel>> members;
+  std::vector<double> ratios;  // calibration: |error| / sigma over the backtest
+  std::vector<double> levels;
+  std::optional<BoxCox> bc;  // set when the series was fitted transformed
+};
+
+ForecastState::ForecastState(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+ForecastState::~ForecastState() = default;
+
+ModelForecast ForecastState::Predict(int horizon) const {
+  const int h = std::max(horizon, 1);
+  std::vector<PointForecast> fs;
+  fs.reserve(impl_->members.size());
+  for (const auto& m : impl_->members) {
+    fs.push_back(m->Predict(h));
+    if (!Finite(fs.back(), h)) MakeFinite(fs.back(), h);
+  }
+  PointForecast fc;
+  if (fs.size() == 1) {
+    fc = std::move(fs[0]);
+  } else {
+    std::vector<const PointForecast*> ms;
+    for (const PointForecast& f : fs) ms.push_back(&f);
+    fc = Average(ms, h);
+  }
+  ModelForecast out = MakeBands(fc, h, impl_->ratios, impl_->levels);
+  if (impl_->bc) BackTransform(*impl_->bc, out);
+  return out;
+}
+
+void ForecastState::Update(double y) {
+  double z = y;
+  if (impl_->bc && !std::isnan(y)) z = impl_->bc->Forward(y);  // NaN outside its domain: a gap
+  for (auto& m : impl_->members) m->Update(z);
+  ++updates_;
+}
 
 Engine::Engine(std::vector<std::shared_ptr<const Method>> methods, EngineOptions options)
     : methods_(std::move(methods)), options_(std::move(options)) {}
 
 Result<ForecastResult> Engine::Forecast(std::span<const double> y, int horizon,
-                                        const FitContext& ctx_in) const {
+                                        const FitContext& ctx) const {
+  return Run(y, horizon, ctx, nullptr);
+}
+
+Result<std::unique_ptr<ForecastState>> Engine::Fit(std::span<const double> y, int horizon,
+                                                   const FitContext& ctx) const {
+  auto impl = std::make_unique<ForecastState::Impl>();
+  auto r = Run(y, horizon, ctx, impl.get());
+  if (!r.ok()) return r.status();
+  impl->levels = options_.levels;
+  std::unique_ptr<ForecastState> state(new ForecastState(std::move(impl)));
+  state->info_ = std::move(r).value();
+  state->info_.forecast = ModelForecast{};
+  state->info_.per_method.clear();
+  return state;
+}
+
+Result<ForecastResult> Engine::Run(std::span<const double> y, int horizon, const FitContext& ctx_in,
+                                   ForecastState::Impl* state) const {
   FitContext ctx = ctx_in;
   if (ctx.periods.empty() && options_.detect_periods) ctx.periods = DetectPeriods(y);
   if (options_.transform == ValueTransform::kNone) {
-    auto r = ForecastRaw(y, horizon, ctx);
+    auto r = ForecastRaw(y, horizon, ctx, state);
     if (r.ok()) r->periods = ctx.periods;
     return r;
   }
@@ -176,7 +300,7 @@ Result<ForecastResult> Engine::Forecast(std::span<const double> y, int horizon,
                                                                       : std::nullopt,
                         ctx.periods.empty() ? 2 : ctx.periods.front());
   if (!bc.ok()) {
-    auto r = ForecastRaw(y, horizon, ctx);
+    auto r = ForecastRaw(y, horizon, ctx, state);
     if (r.ok()) {
       r->periods = ctx.periods;
       r->description += " (untransformed: " + bc.status().message() + ")";
@@ -185,26 +309,12 @@ Result<ForecastResult> Engine::Forecast(std::span<const double> y, int horizon,
   }
   std::vector<double> z(y.size());
   for (size_t i = 0; i < y.size(); ++i) z[i] = std::isnan(y[i]) ? y[i] : bc->Forward(y[i]);
-  auto r = ForecastRaw(z, horizon, ctx);
+  auto r = ForecastRaw(z, horizon, ctx, state);
   if (!r.ok()) return r;
   r->periods = ctx.periods;
-  auto back = [&](ModelForecast& f) {
-    for (size_t j = 0; j < f.mean.size(); ++j) {
-      // The error scale maps through the transform's local slope at the forecast.
-      const double m = f.mean[j];
-      const double up = bc->Inverse(m + f.scale[j]), down = bc->Inverse(m - f.scale[j]);
-      f.scale[j] = std::abs(up - down) / 2;
-      f.mean[j] = bc->Inverse(m);
-    }
-    for (Band& b : f.bands) {
-      for (size_t j = 0; j < b.lower.size(); ++j) {
-        b.lower[j] = bc->Inverse(b.lower[j]);
-        b.upper[j] = bc->Inverse(b.upper[j]);
-      }
-    }
-  };
-  back(r->forecast);
-  for (ModelForecast& f : r->per_method) back(f);
+  BackTransform(*bc, r->forecast);
+  for (ModelForecast& f : r->per_method) BackTransform(*bc, f);
+  if (state != nullptr) state->bc = *bc;
   char lam[32];
   std::snprintf(lam, sizeof(lam), "%.3g", bc->lambda());
   r->description = "boxcox(" + std::string(lam) + "): " + r->description;
@@ -212,7 +322,8 @@ Result<ForecastResult> Engine::Forecast(std::span<const double> y, int horizon,
 }
 
 Result<ForecastResult> Engine::ForecastRaw(std::span<const double> y, int horizon,
-                                           const FitContext& ctx) const {
+                                           const FitContext& ctx,
+                                           ForecastState::Impl* state) const {
   if (horizon < 1) return InvalidArgument("horizon must be at least 1, got " + std::to_string(horizon));
   if (methods_.empty()) return InvalidArgument("no forecasting methods configured");
   for (double l : options_.levels) {
@@ -310,9 +421,11 @@ Result<ForecastResult> Engine::ForecastRaw(std::span<const double> y, int horizo
   // candidate and the next one is tried.
   std::vector<std::optional<PointForecast>> final_fc(nm);
   std::vector<std::string> final_err(nm), final_desc(nm);
+  std::vector<std::unique_ptr<FittedModel>> final_model(nm);
   auto final_of = [&](size_t i) -> const PointForecast* {
     if (!final_fc[i] && final_err[i].empty()) {
-      auto f = FitPredict(*methods_[i], y, h, ctx, &final_desc[i]);
+      auto f = FitPredict(*methods_[i], y, h, ctx, &final_desc[i],
+                          state != nullptr ? &final_model[i] : nullptr);
       if (f.ok()) {
         final_fc[i] = std::move(f).value();
       } else {
@@ -364,6 +477,12 @@ Result<ForecastResult> Engine::ForecastRaw(std::span<const double> y, int horizo
       ratios = Ratios(y, origins, c.at_origin, h, all_origins);
     }
     result.forecast = MakeBands(fc, h, ratios, options_.levels);
+    result.backtest_coverage = LeaveOneOriginOutCoverage(y, origins, c.at_origin, h,
+                                                         options_.levels);
+    if (state != nullptr) {
+      for (size_t i : c.members) state->members.push_back(std::move(final_model[i]));
+      state->ratios = std::move(ratios);
+    }
     result.backtest_mase = c.mase;
     std::string desc;
     for (size_t i : c.members) {

@@ -1,4 +1,5 @@
 #include "foresight/forecast/engine.h"
+#include "foresight/forecast/registry.h"
 
 #include <gtest/gtest.h>
 
@@ -218,6 +219,107 @@ TEST(EngineTest, ShortSeriesSkipsTheBacktestButStillForecasts) {
   EXPECT_TRUE(std::isnan(r->backtest_mase));
   // Without residuals to calibrate on, the model's own normal bands stand.
   EXPECT_NEAR(r->forecast.bands[1].upper[0] - r->forecast.mean[0], 1.959963984540054, 1e-9);
+}
+
+void ExpectSameForecast(const ModelForecast& a, const ModelForecast& b) {
+  ASSERT_EQ(a.mean.size(), b.mean.size());
+  ASSERT_EQ(a.bands.size(), b.bands.size());
+  for (size_t j = 0; j < a.mean.size(); ++j) {
+    EXPECT_EQ(a.mean[j], b.mean[j]) << j;
+    EXPECT_EQ(a.scale[j], b.scale[j]) << j;
+    for (size_t k = 0; k < a.bands.size(); ++k) {
+      EXPECT_EQ(a.bands[k].lower[j], b.bands[k].lower[j]) << j;
+      EXPECT_EQ(a.bands[k].upper[j], b.bands[k].upper[j]) << j;
+    }
+  }
+}
+
+TEST(ForecastStateTest, FitThenPredictEqualsForecastForEveryRealMethodAndTransform) {
+  std::mt19937_64 rng(11);
+  std::normal_distribution<double> e(0, 3);
+  std::vector<double> y(24 * 30);
+  for (size_t i = 0; i < y.size(); ++i) {
+    y[i] = 100 + 20 * std::sin(2 * M_PI * static_cast<double>(i) / 24) + e(rng);
+  }
+  y[100] = NAN;
+  for (ValueTransform t : {ValueTransform::kNone, ValueTransform::kLog, ValueTransform::kBoxCox}) {
+    EngineOptions o;
+    o.transform = t;
+    Engine engine(MethodsByName({}).value(), o);
+    auto direct = engine.Forecast(y, 24, FitContext{{24}, nullptr});
+    ASSERT_TRUE(direct.ok()) << direct.status().message();
+    auto state = engine.Fit(y, 24, FitContext{{24}, nullptr});
+    ASSERT_TRUE(state.ok()) << state.status().message();
+    ExpectSameForecast((*state)->Predict(24), direct->forecast);
+    EXPECT_EQ((*state)->info().description, direct->description);
+    EXPECT_EQ((*state)->info().members, direct->members);
+    EXPECT_EQ((*state)->info().backtest_mase, direct->backtest_mase);
+    EXPECT_TRUE((*state)->info().forecast.mean.empty());
+    // Longer than fitted: the first 24 steps are the same forecast.
+    ModelForecast longer = (*state)->Predict(48);
+    ASSERT_EQ(longer.mean.size(), 48u);
+    EXPECT_EQ(longer.mean[23], direct->forecast.mean[23]);
+    for (double v : longer.bands.back().upper) EXPECT_TRUE(std::isfinite(v));
+  }
+}
+
+TEST(ForecastStateTest, UpdateMovesTheForecastForward) {
+  // The last-value model fitted on y[0..n) and updated with y[n] forecasts what a fit on
+  // y[0..n] would: the new last value, with the bands calibrated at fit time.
+  std::mt19937_64 rng(5);
+  std::vector<double> y = RandomWalk(rng, 200);
+  Engine engine({std::make_shared<LastValueMethod>()}, Opts({0.8, 0.95}, 3, 1, false));
+  auto state = engine.Fit(std::span<const double>(y.data(), 199), 10, FitContext{});
+  ASSERT_TRUE(state.ok());
+  ModelForecast before = (*state)->Predict(10);
+  EXPECT_EQ(before.mean[0], y[198]);
+  (*state)->Update(y[199]);
+  EXPECT_EQ((*state)->updates(), 1);
+  ModelForecast after = (*state)->Predict(10);
+  EXPECT_EQ(after.mean[0], y[199]);
+  EXPECT_DOUBLE_EQ(after.bands[1].upper[3] - after.mean[3], before.bands[1].upper[3] - before.mean[3]);
+  (*state)->Update(NAN);  // a gap changes nothing for this model
+  EXPECT_EQ((*state)->Predict(1).mean[0], y[199]);
+}
+
+TEST(ForecastStateTest, UpdateUnderATransformMapsTheObservation) {
+  std::vector<double> y(120);
+  for (size_t i = 0; i < y.size(); ++i) y[i] = 10 + static_cast<double>(i % 7);
+  EngineOptions o = Opts({0.9}, 3, 1, false);
+  o.transform = ValueTransform::kLog;
+  Engine engine({std::make_shared<LastValueMethod>()}, o);
+  auto state = engine.Fit(y, 5, FitContext{});
+  ASSERT_TRUE(state.ok());
+  (*state)->Update(42);
+  EXPECT_NEAR((*state)->Predict(1).mean[0], 42, 1e-9);
+  (*state)->Update(-1);  // outside the log's domain: a gap, not a NaN forecast
+  EXPECT_NEAR((*state)->Predict(1).mean[0], 42, 1e-9);
+}
+
+TEST(ForecastStateTest, FitErrorsAreForecastErrors) {
+  Engine only_broken({std::make_shared<FailingMethod>()}, Opts({0.8}, 3, 3, false));
+  std::vector<double> y(50, 1.0);
+  auto s = only_broken.Fit(y, 5, FitContext{});
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().message(),
+            "no method could forecast this series; broken: needs at least 10000 observations, got few");
+}
+
+TEST(EngineTest, BacktestCoverageIsLeaveOneOriginOut) {
+  // A constant forecast of 0 with sigma 1. Origin 40 sees zeros, origin 50 sees 1000s: the
+  // zeros are inside any band; the 1000s are outside the band calibrated on origin 40 alone.
+  std::vector<double> y(60, 0.0);
+  Engine e({std::make_shared<ConstantMethod>("zero", 0, 1)}, Opts({0.5}, 2, 1, false));
+  auto r = e.Forecast(y, 10, FitContext{});
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->backtest_coverage, 1.0);  // every actual equals the forecast
+  Engine one({std::make_shared<ConstantMethod>("zero", 0, 1)}, Opts({0.5}, 1, 1, false));
+  EXPECT_TRUE(std::isnan(one.Forecast(y, 10, FitContext{})->backtest_coverage));
+  std::vector<double> far(60, 0.0);
+  for (size_t i = 50; i < 60; ++i) far[i] = 1000;
+  auto r2 = e.Forecast(far, 10, FitContext{});
+  ASSERT_TRUE(r2.ok());
+  EXPECT_EQ(r2->backtest_coverage, 0.5);
 }
 
 TEST(AnomalyTest, OutsideTheBandAndRobustScore) {

@@ -74,6 +74,41 @@ struct ForecastResult {
   std::vector<ModelForecast> per_method;
 };
 
+// A fitted forecast that stays current without a refit: the selected members' fitted models,
+// the bands' calibration and the value transform, as Engine::Fit chose them. Update() absorbs
+// the next observation into every member (parameters stay as fitted); Predict() forecasts from
+// the last observation absorbed, with bands calibrated as at fit time. This is what the exporter
+// keeps per series between refits, and the forecast API other components call.
+// Not thread-safe: one owner updates it; Predict() is const and may run concurrently with other
+// Predict() calls only.
+class ForecastState {
+ public:
+  ~ForecastState();
+  ForecastState(const ForecastState&) = delete;
+  ForecastState& operator=(const ForecastState&) = delete;
+
+  // Steps 1..horizon after the last observation absorbed (horizon >= 1; any length, not only
+  // the horizon the engine was fitted for). Never NaN.
+  ModelForecast Predict(int horizon) const;
+  // The next step's observation (NaN: missing); members propagate their state across a gap.
+  void Update(double y);
+  // Observations absorbed since the fit.
+  int updates() const { return updates_; }
+
+  // What was chosen and how it scored: every field of ForecastResult except `forecast` and
+  // `per_method`, which are left empty (call Predict).
+  const ForecastResult& info() const { return info_; }
+
+ private:
+  friend class Engine;
+  struct Impl;
+  explicit ForecastState(std::unique_ptr<Impl> impl);
+
+  std::unique_ptr<Impl> impl_;
+  ForecastResult info_;
+  int updates_ = 0;
+};
+
 class Engine {
  public:
   Engine(std::vector<std::shared_ptr<const Method>> methods, EngineOptions options);
@@ -83,11 +118,22 @@ class Engine {
   Result<ForecastResult> Forecast(std::span<const double> y, int horizon,
                                   const FitContext& ctx) const;
 
+  // The same selection and calibration as Forecast(), but keeps the fitted members so the
+  // forecast can be moved forward by ForecastState::Update. `horizon` is the backtest horizon
+  // (the longest one that will be published); Predict may ask for more.
+  // Forecast(y, h, ctx).forecast equals Fit(y, h, ctx)->Predict(h) exactly.
+  Result<std::unique_ptr<ForecastState>> Fit(std::span<const double> y, int horizon,
+                                             const FitContext& ctx) const;
+
   const EngineOptions& options() const { return options_; }
 
  private:
-  Result<ForecastResult> ForecastRaw(std::span<const double> y, int horizon,
-                                     const FitContext& ctx) const;
+  // Selection and calibration on (possibly transformed) y. With `state`, the chosen members'
+  // fitted models and the calibration ratios are moved into it.
+  Result<ForecastResult> ForecastRaw(std::span<const double> y, int horizon, const FitContext& ctx,
+                                     ForecastState::Impl* state) const;
+  Result<ForecastResult> Run(std::span<const double> y, int horizon, const FitContext& ctx,
+                             ForecastState::Impl* state) const;
 
   std::vector<std::shared_ptr<const Method>> methods_;
   EngineOptions options_;
