@@ -509,7 +509,7 @@ class Decoder {
     static const std::vector<std::string> kKeys = {
         "name",     "source",   "selector",   "transform",      "aggregate", "step",
         "lookback", "horizons", "confidence", "seasonality",    "models",    "thresholds",
-        "refresh",  "calendar", "max_series", "value_transform"};
+        "refresh",  "calendar", "max_series", "value_transform", "vanish_after"};
     Result<Fields> fields = FieldsOf(item, "in " + label, kKeys);
     if (!fields.ok()) return fields.status();
     auto field = [&](const char* key) -> const Field* {
@@ -595,6 +595,11 @@ class Decoder {
       if (!d.ok()) return d.status();
       job.refresh = *d;
     }
+    if (const Field* f = field("vanish_after")) {
+      Result<milliseconds> d = PositiveDuration(*f, label + ": vanish_after");
+      if (!d.ok()) return d.status();
+      job.vanish_after = *d;
+    }
     if (const Field* f = field("max_series")) {
       Result<int64_t> n = PositiveInt(*f, label + ": max_series");
       if (!n.ok()) return n.status();
@@ -618,6 +623,13 @@ class Decoder {
       return Error(field("lookback") ? mark_of("lookback") : mark_of("step"),
                    label + ": lookback " + lookback_text + " must be at least two steps (step " +
                        step_text + ")");
+    }
+
+    if (!field("vanish_after")) job.vanish_after = std::max(job.vanish_after, 2 * job.step);
+    if (job.vanish_after < job.step) {
+      return Error(field("vanish_after") ? mark_of("vanish_after") : mark_of("step"),
+                   label + ": vanish_after " + text_of("vanish_after", job.vanish_after) +
+                       " must be at least one step (step " + step_text + ")");
     }
 
     if (const Field* f = field("horizons")) {

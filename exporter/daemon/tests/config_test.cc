@@ -199,6 +199,7 @@ TEST(ConfigTest, GoodMinimalTakesEveryDefault) {
   EXPECT_TRUE(j.models.empty());
   EXPECT_TRUE(j.thresholds.empty());
   EXPECT_EQ(j.refresh, minutes(5));
+  EXPECT_EQ(j.vanish_after, minutes(30));
   EXPECT_EQ(j.calendar_file, "");
   EXPECT_EQ(j.calendar, nullptr);
   EXPECT_EQ(j.max_series, 1000);
@@ -265,7 +266,7 @@ INSTANTIATE_TEST_SUITE_P(
                 "8:5: unknown key \"lookbak\" in forecast \"api_rps\" (allowed: name, source, "
                 "selector, transform, aggregate, step, lookback, horizons, confidence, "
                 "seasonality, models, thresholds, refresh, calendar, max_series, "
-                "value_transform)"},
+                "value_transform, vanish_after)"},
         BadFile{"bad_unknown_source_key.yml", kInvalid,
                 "3:5: unknown key \"url\" in source \"main\" (allowed: name, remote_read_url, "
                 "basic_auth, bearer_token, bearer_token_file, tls, timeout, headers)"},
@@ -459,6 +460,11 @@ TEST(ConfigTest, InlineErrors) {
        "value, direction)"},
       {"    max_series: 1.5\n",
        "inline.yml:8:17: forecast \"j\": max_series must be a positive integer, got \"1.5\""},
+      {"    vanish_after: 1m\n",
+       "inline.yml:8:5: forecast \"j\": vanish_after 1m must be at least one step (step 5m)"},
+      {"    vanish_after: -5m\n",
+       "inline.yml:8:19: forecast \"j\": vanish_after: bad duration \"-5m\": expected a number at "
+       "offset 0"},
       {"    refresh: [5m]\n",
        "inline.yml:8:14: forecast \"j\": refresh must be a duration such as 5m, got a list"},
       {"    calendar: \"\"\n", "inline.yml:8:15: forecast \"j\": calendar must not be empty"},

@@ -123,6 +123,11 @@ struct ForecastJobConfig {
   std::string calendar_file;
   std::shared_ptr<const forecast::Calendar> calendar;
   int64_t max_series = 1000;  // default 1000; > 0; series beyond it are dropped and counted
+  // Default 30m or two steps, whichever is longer; at least one step. A series whose newest sample is older than this (at the
+  // last successful read) has vanished from the source: it stops being published. While the
+  // source is down nothing vanishes; the last good forecasts stay, for at most this long past
+  // the longest horizon.
+  std::chrono::milliseconds vanish_after{30 * 60 * 1000};
   forecast::ValueTransform value_transform = forecast::ValueTransform::kNone;  // none|log|boxcox
 };
 
