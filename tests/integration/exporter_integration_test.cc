@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <chrono>
 #include <cmath>
 #include <fstream>
@@ -521,6 +522,16 @@ TEST_F(ExporterIntegrationTest, SelfMetricsDescribeTheRefresh) {
   EXPECT_EQ(one("foresight_forecast_last_success_timestamp_seconds{foresight_job=\"requests\"}") * 1000 >=
                 static_cast<double>(now_ms_),
             true);
+  // The whole live /metrics, self-metrics and forecasts together, passes promtool's lint.
+  auto metrics = testing::HttpGet(server_->url() + "/metrics");
+  ASSERT_TRUE(metrics.ok()) << metrics.status().message();
+  WriteFile(dir_ + "/metrics.txt", *metrics);
+  const std::string check = "/usr/bin/promtool check metrics < " + dir_ + "/metrics.txt > " + dir_ +
+                            "/promtool.log 2>&1";
+  EXPECT_EQ(std::system(check.c_str()), 0) << "promtool check metrics failed; see " << dir_;
+  EXPECT_NE(metrics->find("# TYPE foresight_forecast gauge"), std::string::npos);
+  EXPECT_NE(metrics->find("# TYPE foresight_refresh_duration_seconds histogram"), std::string::npos);
+
   // The JSON API tells the same story.
   auto body = testing::HttpGet(server_->url() + "/api/v1/forecasts?job=requests");
   ASSERT_TRUE(body.ok()) << body.status().message();
