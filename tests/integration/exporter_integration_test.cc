@@ -339,7 +339,7 @@ class ExporterIntegrationTest : public ::testing::Test {
     offline_ = new std::map<std::string, Offline>();
     for (const auto& job : config_->forecasts) {
       const int64_t end = now_ms_ / kStep * kStep;
-      const int64_t start = end - job.lookback.count() + kStep;
+      const int64_t start = end - job.lookback.count();
       auto grid_of = [&](const BackfillSeries& s) {
         auto g = job.transform == exporter::SeriesTransform::kRate
                      ? forecast::CounterRate(s.timestamps_ms, s.values, start, end, kStep)

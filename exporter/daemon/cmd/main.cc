@@ -25,7 +25,7 @@ int Run(int argc, char** argv) {
   std::string log_level = "info";
   int64_t fit_threads = 0;
   bool version = false;
-  FlagSet flags("usage: foresight_exporter [flags]");
+  FlagSet flags("foresight_exporter [flags]");
   flags.String("config.file", &config_file, "Foresight exporter configuration file.");
   flags.Bool("config.check", &config_check,
              "Validate the configuration file and exit (0: valid, 1: invalid).");

@@ -237,7 +237,10 @@ Status JobRunner::Refresh(const std::atomic<bool>* cancel) {
   const ForecastJobConfig& job = *config_;
   const int64_t step = job.step.count();
   const int64_t end = FloorTo(now, step);
-  const int64_t start = end - job.lookback.count() + step;
+  // lookback / step + 1 steps: the newest is held back from the fit to judge it (the anomaly),
+  // so the fit itself sees a whole lookback, and a season of half the lookback gets its two
+  // full cycles.
+  const int64_t start = end - job.lookback.count();
 
   auto fail = [&](const Status& st) {
     status_.error = st.message();
