@@ -147,6 +147,8 @@ struct Exporter::Metrics {
     sources.emplace(name, s);
     return s;
   }
+  // Removes a job's self-metrics (defined below Driver).
+  void RemoveJob(const Driver& d);
 
   prometheus::Family<prometheus::Gauge>& build_info;
   prometheus::Gauge& reload_ok;
@@ -195,6 +197,19 @@ struct Exporter::Driver {
   prometheus::Gauge* dropped_vanished = nullptr;
   prometheus::Gauge* dropped_fit = nullptr;
 };
+
+void Exporter::Metrics::RemoveJob(const Driver& d) {
+  refresh_duration.Remove(d.refresh_duration);
+  fit_duration.Remove(d.fit_duration);
+  refreshes.Remove(d.refreshes);
+  refresh_failures.Remove(d.refresh_failures);
+  last_success.Remove(d.last_success);
+  stale.Remove(d.stale);
+  series.Remove(d.series);
+  dropped.Remove(d.dropped_max);
+  dropped.Remove(d.dropped_vanished);
+  dropped.Remove(d.dropped_fit);
+}
 
 Exporter::Exporter(ExporterOptions options)
     : options_(std::move(options)),
@@ -262,13 +277,25 @@ Result<std::vector<std::unique_ptr<Exporter::Driver>>> Exporter::Build(
   std::map<std::string, const Driver*> old_by_name;
   for (const auto& d : old) old_by_name[d->name] = d.get();
   std::vector<std::unique_ptr<Driver>> out;
+  // A failed build takes back the self-metrics it registered for jobs the running config does
+  // not have; the running jobs' metrics stay (Family::Add handed the same ones to both).
+  auto fail = [&](const Status& st, const Driver* current) {
+    if (current != nullptr && old_by_name.count(current->name) == 0) metrics_->RemoveJob(*current);
+    for (const auto& d : out) {
+      if (old_by_name.count(d->name) == 0) metrics_->RemoveJob(*d);
+    }
+    return st;
+  };
   for (const ForecastJobConfig& job : config.forecasts) {
     const SourceConfig* source = config.FindSource(job.source);
-    if (source == nullptr) return InvalidArgument("job " + job.name + ": unknown source " + job.source);
+    if (source == nullptr) {
+      return fail(InvalidArgument("job " + job.name + ": unknown source " + job.source), nullptr);
+    }
     auto reader = options_.reader_factory(*source);
     if (!reader.ok()) {
-      return Status(reader.status().code(),
-                    "job " + job.name + ", source " + source->name + ": " + reader.status().message());
+      return fail(Status(reader.status().code(), "job " + job.name + ", source " + source->name +
+                                                     ": " + reader.status().message()),
+                  nullptr);
     }
     auto d = std::make_unique<Driver>();
     d->name = job.name;
@@ -306,7 +333,11 @@ Result<std::vector<std::unique_ptr<Exporter::Driver>>> Exporter::Build(
     }
     auto runner = JobRunner::Create(job, std::move(reader).value(), pool_.get(), clock_,
                                     std::move(obs), previous);
-    if (!runner.ok()) return Status(runner.status().code(), "job " + job.name + ": " + runner.status().message());
+    if (!runner.ok()) {
+      return fail(
+          Status(runner.status().code(), "job " + job.name + ": " + runner.status().message()),
+          d.get());
+    }
     d->runner = std::move(runner).value();
     out.push_back(std::move(d));
   }
@@ -331,12 +362,15 @@ Status Exporter::Reload() {
   }();
   if (!built.ok()) return fail(built.status());
 
-  std::vector<std::unique_ptr<Driver>> old;
+  // The old drivers stay listed while they stop (a read in flight may take up to the source's
+  // timeout): until the swap below, /metrics, the API and readiness serve the old jobs as they
+  // were. Only Reload (under reload_mu_) changes drivers_, so the old ones stay valid meanwhile.
+  std::vector<Driver*> stopping;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    old.swap(drivers_);
+    for (auto& d : drivers_) stopping.push_back(d.get());
   }
-  for (auto& d : old) {
+  for (Driver* d : stopping) {
     d->stop = true;
     {
       std::lock_guard<std::mutex> lock(d->mu);
@@ -344,31 +378,24 @@ Status Exporter::Reload() {
     }
     d->cv.notify_all();
   }
-  for (auto& d : old) {
+  for (Driver* d : stopping) {
     if (d->thread.joinable()) d->thread.join();
   }
   std::set<std::string> kept;
   for (const auto& d : *built) kept.insert(d->name);
-  for (auto& d : old) {
-    if (kept.count(d->name) != 0) continue;
-    metrics_->refresh_duration.Remove(d->refresh_duration);
-    metrics_->fit_duration.Remove(d->fit_duration);
-    metrics_->refreshes.Remove(d->refreshes);
-    metrics_->refresh_failures.Remove(d->refresh_failures);
-    metrics_->last_success.Remove(d->last_success);
-    metrics_->stale.Remove(d->stale);
-    metrics_->series.Remove(d->series);
-    metrics_->dropped.Remove(d->dropped_max);
-    metrics_->dropped.Remove(d->dropped_vanished);
-    metrics_->dropped.Remove(d->dropped_fit);
-  }
+  std::vector<std::unique_ptr<Driver>> old;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    old.swap(drivers_);
     drivers_ = std::move(built).value();
     for (auto& d : drivers_) {
       Driver* raw = d.get();
       d->thread = std::thread([this, raw] { RunDriver(raw); });
     }
+  }
+  // After the swap, so that PublishNow no longer touches the metrics removed here.
+  for (auto& d : old) {
+    if (kept.count(d->name) == 0) metrics_->RemoveJob(*d);
   }
   metrics_->reload_ok.Set(1);
   metrics_->reload_ts.Set(static_cast<double>(ToUnixMillis(clock_->Now())) / 1000.0);

@@ -122,7 +122,7 @@ nlohmann::json ForecastsJson(const std::vector<std::shared_ptr<const JobSnapshot
       const int64_t until = std::max(now_ms, sf.origin_ms) + longest;
       for (size_t j = 0; j < sf.curve.mean.size(); ++j) {
         const int64_t t = sf.origin_ms + static_cast<int64_t>(j + 1) * step;
-        if (t > until + step) break;
+        if (t >= until + step) break;  // the previous step already reached now + longest
         nlohmann::json bands = nlohmann::json::array();
         for (size_t b = 0; b < sf.curve.bands.size() && b < cfg.confidence.size(); ++b) {
           bands.push_back({{"confidence", ConfidenceLabel(cfg.confidence[b])},

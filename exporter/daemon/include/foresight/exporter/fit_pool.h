@@ -21,7 +21,7 @@ class FitPool {
   // threads >= 1.
   explicit FitPool(int threads);
   // Waits for the tasks already taken by workers; tasks still queued are dropped and their
-  // batches released with `cancelled` set.
+  // RunBatch calls return without running them.
   ~FitPool();
   FitPool(const FitPool&) = delete;
   FitPool& operator=(const FitPool&) = delete;
