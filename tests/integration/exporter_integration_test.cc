@@ -334,7 +334,7 @@ class ExporterIntegrationTest : public ::testing::Test {
   }
 
   // The series each job models, from the backfilled samples: rate per instance, summed per
-  // service for `requests`; the 5-minute mean for the gauges.
+  // service for `requests`; the gauges' last sample of each step (the default aggregation).
   static void ComputeOffline() {
     offline_ = new std::map<std::string, Offline>();
     for (const auto& job : config_->forecasts) {
@@ -344,7 +344,7 @@ class ExporterIntegrationTest : public ::testing::Test {
         auto g = job.transform == exporter::SeriesTransform::kRate
                      ? forecast::CounterRate(s.timestamps_ms, s.values, start, end, kStep)
                      : forecast::Regularize(s.timestamps_ms, s.values, start, end, kStep,
-                                            forecast::Aggregation::kMean);
+                                            job.step_aggregation);
         EXPECT_TRUE(g.ok()) << g.status().message();
         return std::move(g).value();
       };

@@ -509,7 +509,8 @@ class Decoder {
     static const std::vector<std::string> kKeys = {
         "name",     "source",   "selector",   "transform",      "aggregate", "step",
         "lookback", "horizons", "confidence", "seasonality",    "models",    "thresholds",
-        "refresh",  "calendar", "max_series", "value_transform", "vanish_after"};
+        "refresh",  "calendar", "max_series", "value_transform", "vanish_after",
+        "step_aggregation"};
     Result<Fields> fields = FieldsOf(item, "in " + label, kKeys);
     if (!fields.ok()) return fields.status();
     auto field = [&](const char* key) -> const Field* {
@@ -558,6 +559,28 @@ class Decoder {
         job.transform = SeriesTransform::kIncrease;
       } else {
         return Error(*f, label + ": transform " + Quote(*s) + " must be none, rate or increase");
+      }
+    }
+    if (const Field* f = field("step_aggregation")) {
+      Result<std::string> s = String(*f, label + ": step_aggregation");
+      if (!s.ok()) return s.status();
+      if (*s == "last") {
+        job.step_aggregation = forecast::Aggregation::kLast;
+      } else if (*s == "mean") {
+        job.step_aggregation = forecast::Aggregation::kMean;
+      } else if (*s == "max") {
+        job.step_aggregation = forecast::Aggregation::kMax;
+      } else if (*s == "min") {
+        job.step_aggregation = forecast::Aggregation::kMin;
+      } else if (*s == "sum") {
+        job.step_aggregation = forecast::Aggregation::kSum;
+      } else {
+        return Error(*f, label + ": step_aggregation " + Quote(*s) +
+                             " must be last, mean, max, min or sum");
+      }
+      if (job.transform != SeriesTransform::kNone) {
+        return Error(*f, label + ": step_aggregation applies to transform none only (rate and "
+                                 "increase use every sample of the step)");
       }
     }
     if (const Field* f = field("value_transform")) {

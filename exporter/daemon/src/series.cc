@@ -69,7 +69,7 @@ Result<forecast::Grid> TransformedGrid(const remote_read::Series& s, const Forec
   const int64_t step_ms = job.step.count();
   switch (job.transform) {
     case SeriesTransform::kNone:
-      return forecast::Regularize(ts, vs, start_ms, end_ms, step_ms, forecast::Aggregation::kMean);
+      return forecast::Regularize(ts, vs, start_ms, end_ms, step_ms, job.step_aggregation);
     case SeriesTransform::kRate:
       return forecast::CounterRate(ts, vs, start_ms, end_ms, step_ms);
     case SeriesTransform::kIncrease:

@@ -154,6 +154,8 @@ TEST(ConfigTest, GoodFullDecodesEveryKey) {
   EXPECT_TRUE(bare.seasonality_auto);
   EXPECT_EQ(bare.transform, SeriesTransform::kNone);
   EXPECT_EQ(bare.value_transform, forecast::ValueTransform::kNone);
+  EXPECT_EQ(bare.step_aggregation, forecast::Aggregation::kMax);
+  EXPECT_EQ(disk.step_aggregation, forecast::Aggregation::kLast);  // the default
 
   EXPECT_EQ(c->FindSource("mimir"), &c->sources[1]);
   EXPECT_EQ(c->FindSource("nope"), nullptr);
@@ -266,7 +268,7 @@ INSTANTIATE_TEST_SUITE_P(
                 "8:5: unknown key \"lookbak\" in forecast \"api_rps\" (allowed: name, source, "
                 "selector, transform, aggregate, step, lookback, horizons, confidence, "
                 "seasonality, models, thresholds, refresh, calendar, max_series, "
-                "value_transform, vanish_after)"},
+                "value_transform, vanish_after, step_aggregation)"},
         BadFile{"bad_unknown_source_key.yml", kInvalid,
                 "3:5: unknown key \"url\" in source \"main\" (allowed: name, remote_read_url, "
                 "basic_auth, bearer_token, bearer_token_file, tls, timeout, headers)"},
@@ -460,6 +462,12 @@ TEST(ConfigTest, InlineErrors) {
        "value, direction)"},
       {"    max_series: 1.5\n",
        "inline.yml:8:17: forecast \"j\": max_series must be a positive integer, got \"1.5\""},
+      {"    step_aggregation: median\n",
+       "inline.yml:8:23: forecast \"j\": step_aggregation \"median\" must be last, mean, max, min "
+       "or sum"},
+      {"    transform: rate\n    step_aggregation: max\n",
+       "inline.yml:9:23: forecast \"j\": step_aggregation applies to transform none only (rate and "
+       "increase use every sample of the step)"},
       {"    vanish_after: 1m\n",
        "inline.yml:8:5: forecast \"j\": vanish_after 1m must be at least one step (step 5m)"},
       {"    vanish_after: -5m\n",

@@ -53,6 +53,7 @@ ForecastJobConfig Job(SeriesTransform transform = SeriesTransform::kNone,
   ForecastJobConfig job;
   job.name = "test";
   job.transform = transform;
+  job.step_aggregation = forecast::Aggregation::kMean;  // the tests below were written for mean
   job.aggregate.op = op;
   job.aggregate.without = without;
   job.aggregate.labels = std::move(labels);
@@ -108,6 +109,23 @@ TEST(PrepareSeriesTest, NoTransformIsTheMeanPerStepAndIgnoresStaleMarkers) {
   EXPECT_EQ(stats.input_series, 1u);
   EXPECT_EQ(stats.vanished, 0u);
   EXPECT_EQ(stats.dropped_over_max, 0u);
+}
+
+TEST(PrepareSeriesTest, StepAggregationChoosesHowAStepsSamplesCombine) {
+  std::vector<remote_read::Series> pulled = {MakeSeries(
+      {{"__name__", "m"}}, {30'000, 60'000, 90'000, 120'000}, {1, 3, 4, 8})};
+  ForecastJobConfig job = Job();
+  for (auto [agg, want] : std::vector<std::pair<forecast::Aggregation, std::vector<double>>>{
+           {forecast::Aggregation::kLast, {3, 8}},
+           {forecast::Aggregation::kMax, {3, 8}},
+           {forecast::Aggregation::kMin, {1, 4}},
+           {forecast::Aggregation::kSum, {4, 12}}}) {
+    job.step_aggregation = agg;
+    auto got = PrepareSeries(pulled, job, 60'000, 120'000, kKeepAll, nullptr);
+    ASSERT_TRUE(got.ok()) << got.status().ToString();
+    EXPECT_THAT((*got)[0].grid.values, Pointwise(NanSensitiveDoubleEq(), want));
+  }
+  EXPECT_EQ(ForecastJobConfig().step_aggregation, forecast::Aggregation::kLast);  // the default
 }
 
 // A counter scraped every 30s that resets between 60s and 90s.

@@ -36,6 +36,7 @@
 #include "foresight/common/status.h"
 #include "foresight/forecast/calendar.h"
 #include "foresight/forecast/engine.h"
+#include "foresight/forecast/grid.h"
 #include "foresight/remote_read/client.h"
 #include "foresight/remote_read/http.h"
 #include "foresight/remote_read/types.h"
@@ -99,6 +100,10 @@ struct ForecastJobConfig {
   std::string selector;                        // required; a PromQL vector selector, as written
   std::vector<remote_read::Matcher> matchers;  // parsed from selector
   SeriesTransform transform = SeriesTransform::kNone;  // default none
+  // How the samples of one step become its value, for transform none (rate and increase have
+  // their own rule): last (the default: what an instant query of the series shows at the step's
+  // end, so the forecast is of the series itself, without lag), mean, max, min or sum.
+  forecast::Aggregation step_aggregation = forecast::Aggregation::kLast;
   AggregateConfig aggregate;                           // default "": none
   std::chrono::milliseconds step{5 * 60 * 1000};       // default 5m; > 0
   // Default 14d; at least the longest horizon and at least two steps.

@@ -24,7 +24,8 @@ struct PreparedSeries {
   // minus the `without` ones.
   std::vector<Label> labels;
   // The job's grid over [start_ms, end_ms] (epoch-aligned multiples of the step):
-  // - transform none: the mean of the samples in each (t - step, t] (forecast::Aggregation::kMean);
+  // - transform none: the samples in each (t - step, t] aggregated by job.step_aggregation
+  //   (default last);
   // - rate / increase: forecast::CounterRate / CounterIncrease;
   // - aggregated: the op applied per step over the member grids' non-NaN values (NaN when all
   //   members are NaN there).
