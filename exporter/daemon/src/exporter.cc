@@ -441,7 +441,11 @@ void Exporter::RunDriver(Driver* d) {
       Status st = d->runner->Refresh(&d->stop);
       if (d->stop.load()) break;
       const auto took = clock_->MonotonicNow() - t0;
-      d->attempted = true;
+      if (!d->attempted.load()) {
+        // Ready means the first refresh is attempted *and* visible: publish before saying so.
+        PublishNow();
+        d->attempted = true;
+      }
       d->refreshes->Increment();
       d->refresh_duration->Observe(Seconds(took));
       auto snap = d->runner->Snapshot();

@@ -73,7 +73,8 @@ class Exporter {
   // that keeps its name serves its old forecasts until its first refresh under the new config.
   Status Reload();
 
-  // True when the config is loaded and every job's first refresh has been attempted.
+  // True when the config is loaded and every job's first refresh has been attempted and its
+  // result published (on /metrics and the API).
   bool Ready() const;
 
   // /metrics: the self-metrics, then the published forecast families.
