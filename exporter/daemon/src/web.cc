@@ -7,6 +7,7 @@
 #include "foresight/common/log.h"
 #include "foresight/common/timeparse.h"
 #include "foresight/common/version.h"
+#include "foresight/http/gzip.h"
 
 namespace foresight::exporter {
 namespace {
@@ -178,6 +179,7 @@ http::Handler MakeHandler(Exporter* exporter, WebOptions options) {
       http::Response r;
       r.content_type = "text/plain; version=0.0.4; charset=utf-8";
       r.body = exporter->MetricsText();
+      http::MaybeGzip(req, &r);  // Prometheus always asks for gzip
       return r;
     }
     if (req.path == "/-/healthy") {
@@ -213,8 +215,10 @@ http::Handler MakeHandler(Exporter* exporter, WebOptions options) {
         }
         snaps = std::move(chosen);
       }
-      return http::Response::Json(
+      http::Response r = http::Response::Json(
           200, ForecastsJson(snaps, ToUnixMillis(exporter->clock()->Now())).dump());
+      http::MaybeGzip(req, &r);
+      return r;
     }
     if (req.path == "/" || req.path.empty()) {
       if (auto r = only("GET")) return *r;

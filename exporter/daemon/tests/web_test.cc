@@ -85,6 +85,17 @@ TEST_F(WebTest, Metrics) {
   EXPECT_THAT(r.body,
               HasSubstr("foresight_forecast{instance=\"a\",svc=\"api\",foresight_job=\"api\","
                         "horizon=\"5m\"} "));
+  // Asked for gzip (as Prometheus always does), the same text comes compressed.
+  http::Request gz = Get("/metrics");
+  gz.headers["accept-encoding"] = "gzip";
+  http::Response zr = handler_(gz);
+  EXPECT_EQ(zr.status, 200);
+  EXPECT_EQ(HeaderValue(zr, "Content-Encoding"), "gzip");
+  ASSERT_GE(zr.body.size(), 2u);
+  EXPECT_EQ(static_cast<unsigned char>(zr.body[0]), 0x1f);
+  EXPECT_LT(zr.body.size(), r.body.size());
+  EXPECT_EQ(HeaderValue(r, "Content-Encoding"), "");
+
   http::Request head = Get("/metrics");
   head.method = "HEAD";
   EXPECT_EQ(handler_(head).status, 200);
