@@ -17,6 +17,7 @@ std::string Gunzip(const std::string& z) {
   zs.next_out = reinterpret_cast<Bytef*>(out.data());
   zs.avail_out = static_cast<uInt>(out.size());
   EXPECT_EQ(inflate(&zs, Z_FINISH), Z_STREAM_END);
+  EXPECT_EQ(zs.avail_in, 0u) << "bytes after the first gzip member";
   out.resize(out.size() - zs.avail_out);
   inflateEnd(&zs);
   return out;
@@ -40,6 +41,16 @@ TEST(GzipTest, RoundTripsAndShrinksText) {
   EXPECT_EQ(static_cast<unsigned char>((*z)[1]), 0x8b);
   EXPECT_EQ(Gunzip(*z), text);
   EXPECT_EQ(Gunzip(*Gzip("")), "");
+}
+
+TEST(GzipTest, JoinedPartsAreOneMemberOfTheWholeText) {
+  std::string a(3000, 'a'), b;
+  for (int i = 0; i < 2000; ++i) b += std::to_string(i) + ",";
+  auto pa = DeflatePart(a), pb = DeflatePart(b), pe = DeflatePart("");
+  ASSERT_TRUE(pa.ok() && pb.ok() && pe.ok());
+  const std::string z = GzipJoin({&*pa, &*pe, &*pb});
+  EXPECT_EQ(Gunzip(z), a + b);  // Gunzip expects exactly one member ending the input
+  EXPECT_EQ(Gunzip(GzipJoin({})), "");
 }
 
 TEST(GzipTest, AcceptEncodingParsing) {

@@ -10,6 +10,7 @@
 
 #include "foresight/common/log.h"
 #include "foresight/common/version.h"
+#include "foresight/http/gzip.h"
 
 namespace foresight::exporter {
 namespace {
@@ -555,8 +556,21 @@ void Exporter::PublishNow() {
     }
   }
   auto set = PublishedSet::Build(std::move(jobs));
+  if (gzip_wanted_.load()) set->DeflatedText();  // compress here, not in the next scrape
   metrics_->published_samples.Set(static_cast<double>(set->sample_count()));
   collector_.Publish(std::move(set));
+}
+
+std::string Exporter::MetricsGzip() const {
+  gzip_wanted_ = true;
+  std::ostringstream os;
+  prometheus::TextSerializer().Serialize(os, registry_->Collect());
+  auto self = http::DeflatePart(os.str(), 1);
+  const std::shared_ptr<const PublishedSet> set = collector_.Current();
+  std::vector<const http::DeflatedPart*> parts;
+  if (self.ok()) parts.push_back(&*self);
+  if (set != nullptr) parts.push_back(&set->DeflatedText());
+  return http::GzipJoin(parts);
 }
 
 std::string Exporter::MetricsText() const {

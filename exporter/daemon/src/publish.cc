@@ -358,6 +358,17 @@ std::shared_ptr<const PublishedSet> ForecastCollector::Current() const {
   return current_;
 }
 
+const http::DeflatedPart& PublishedSet::DeflatedText() const {
+  std::call_once(deflate_once_, [this] {
+    std::string text;
+    AppendText(&text);
+    // Fails only when zlib cannot allocate; then gzip scrapes carry the self-metrics alone
+    // rather than failing.
+    if (auto part = http::DeflatePart(text, 1); part.ok()) deflated_ = std::move(part).value();
+  });
+  return deflated_;
+}
+
 void ForecastCollector::AppendText(std::string* out) const {
   if (const std::shared_ptr<const PublishedSet> set = Current()) {
     set->AppendText(out);

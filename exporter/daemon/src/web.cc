@@ -178,8 +178,13 @@ http::Handler MakeHandler(Exporter* exporter, WebOptions options) {
       if (auto r = only("GET")) return *r;
       http::Response r;
       r.content_type = "text/plain; version=0.0.4; charset=utf-8";
-      r.body = exporter->MetricsText();
-      http::MaybeGzip(req, &r);  // Prometheus always asks for gzip
+      if (http::AcceptsGzip(req)) {  // Prometheus always asks for it
+        r.body = exporter->MetricsGzip();
+        r.headers.emplace_back("Content-Encoding", "gzip");
+        r.headers.emplace_back("Vary", "Accept-Encoding");
+      } else {
+        r.body = exporter->MetricsText();
+      }
       return r;
     }
     if (req.path == "/-/healthy") {

@@ -2,6 +2,7 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <zlib.h>
 #include <prometheus/text_serializer.h>
 #include <unistd.h>
 
@@ -117,6 +118,20 @@ int PromtoolCheckMetrics(const std::string& text, std::string* output) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+std::string Gunzip(const std::string& z) {
+  z_stream zs{};
+  EXPECT_EQ(inflateInit2(&zs, 15 + 16), Z_OK);
+  std::string out(z.size() * 50 + 1024, '\0');
+  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(z.data()));
+  zs.avail_in = static_cast<uInt>(z.size());
+  zs.next_out = reinterpret_cast<Bytef*>(out.data());
+  zs.avail_out = static_cast<uInt>(out.size());
+  EXPECT_EQ(inflate(&zs, Z_FINISH), Z_STREAM_END);
+  out.resize(out.size() - zs.avail_out);
+  inflateEnd(&zs);
+  return out;
+}
+
 TEST(PublishGolden, MatchesGoldenFileAndPassesPromtool) {
   ForecastCollector collector;
   collector.Publish(GoldenSet());
@@ -134,10 +149,14 @@ TEST(PublishGolden, MatchesGoldenFileAndPassesPromtool) {
          "the diff of "
       << GoldenPath();
 
-  // The direct text path serves the same bytes.
+  // The direct text path serves the same bytes, and the cached gzip member inflates to them.
   std::string direct;
   collector.AppendText(&direct);
   EXPECT_EQ(direct, text);
+  const std::shared_ptr<const PublishedSet> set = collector.Current();
+  EXPECT_EQ(Gunzip(http::GzipJoin({&set->DeflatedText()})), text);
+  EXPECT_EQ(&set->DeflatedText(), &set->DeflatedText());  // compressed once, then kept
+  EXPECT_EQ(set->DeflatedText().size, text.size());
 
   if (::access("/usr/bin/promtool", X_OK) != 0) {
     GTEST_SKIP() << "/usr/bin/promtool not installed";

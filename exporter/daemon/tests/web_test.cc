@@ -2,6 +2,7 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <zlib.h>
 
 #include <chrono>
 #include <cmath>
@@ -44,6 +45,33 @@ http::Request Post(std::string path) {
   http::Request r = Get(std::move(path));
   r.method = "POST";
   return r;
+}
+
+// Inflates every gzip member of `z`, one after another.
+std::string GunzipAll(const std::string& z) {
+  std::string out;
+  z_stream zs{};
+  EXPECT_EQ(inflateInit2(&zs, 15 + 16), Z_OK);
+  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(z.data()));
+  zs.avail_in = static_cast<uInt>(z.size());
+  char buf[65536];
+  for (;;) {
+    zs.next_out = reinterpret_cast<Bytef*>(buf);
+    zs.avail_out = sizeof(buf);
+    const int rc = inflate(&zs, Z_NO_FLUSH);
+    out.append(buf, sizeof(buf) - zs.avail_out);
+    if (rc == Z_STREAM_END) {
+      if (zs.avail_in == 0) break;
+      inflateReset(&zs);  // the next member
+      continue;
+    }
+    if (rc != Z_OK) {
+      ADD_FAILURE() << "inflate: " << rc;
+      break;
+    }
+  }
+  inflateEnd(&zs);
+  return out;
 }
 
 std::string HeaderValue(const http::Response& r, const std::string& name) {
@@ -95,6 +123,17 @@ TEST_F(WebTest, Metrics) {
   EXPECT_EQ(static_cast<unsigned char>(zr.body[0]), 0x1f);
   EXPECT_LT(zr.body.size(), r.body.size());
   EXPECT_EQ(HeaderValue(r, "Content-Encoding"), "");
+  // One gzip member: self-metrics then forecasts, the same text.
+  const std::string unzipped = GunzipAll(zr.body);
+  EXPECT_THAT(unzipped, HasSubstr("foresight_exporter_build_info{"));
+  EXPECT_THAT(unzipped,
+              HasSubstr("foresight_forecast{instance=\"a\",svc=\"api\",foresight_job=\"api\","
+                        "horizon=\"5m\"} "));
+  // The forecast families (everything from the first of them on) are byte for byte the text's.
+  const std::string first = "# HELP foresight_forecast ";
+  ASSERT_NE(r.body.find(first), std::string::npos);
+  ASSERT_NE(unzipped.find(first), std::string::npos);
+  EXPECT_EQ(unzipped.substr(unzipped.find(first)), r.body.substr(r.body.find(first)));
 
   http::Request head = Get("/metrics");
   head.method = "HEAD";

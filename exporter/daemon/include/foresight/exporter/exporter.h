@@ -79,6 +79,10 @@ class Exporter {
 
   // /metrics: the self-metrics, then the published forecast families.
   std::string MetricsText() const;
+  // The same text gzipped: the self-metrics deflated now, joined with the published set's part
+  // deflated once per set (PublishedSet::DeflatedText). After the first call the publisher
+  // compresses each new set before publishing it, so no scrape waits for it.
+  std::string MetricsGzip() const;
   // The jobs' current snapshots, sorted by job name.
   std::vector<std::shared_ptr<const JobSnapshot>> Snapshots() const;
   // Rebuilds the published set now (tests; the publisher does it by itself).
@@ -120,6 +124,7 @@ class Exporter {
   std::mutex publish_mu_;
   std::condition_variable publish_cv_;
   bool dirty_ = false;      // guarded by publish_mu_
+  mutable std::atomic<bool> gzip_wanted_{false};  // a scrape asked for gzip: precompress sets
   bool stopping_ = false;   // guarded by publish_mu_
   std::thread publisher_;
 };

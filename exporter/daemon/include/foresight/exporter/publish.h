@@ -35,6 +35,8 @@
 #include <string_view>
 #include <vector>
 
+#include "foresight/http/gzip.h"
+
 namespace foresight::exporter {
 
 // A label name/value pair; prometheus-cpp's own type, so Collect() copies label vectors whole.
@@ -131,6 +133,12 @@ class PublishedSet {
   // prometheus-cpp 1.0.1 writes a backslash and a raw newline, which breaks the whole scrape.
   void AppendText(std::string* out) const;
 
+  // AppendText's output deflated (level 1) as a part of a gzip stream (http::DeflatePart),
+  // computed on the first call and kept: the set is immutable, so every gzip scrape of it after
+  // the first costs a copy, not a compression. /metrics joins the self-metrics' fresh part with
+  // this one into one gzip member (http::GzipJoin). Thread-safe.
+  const http::DeflatedPart& DeflatedText() const;
+
  private:
   struct LabelRef {
     std::string_view name;  // empty: no label
@@ -150,6 +158,8 @@ class PublishedSet {
   std::size_t family_sizes_[kFamilies] = {};
   std::size_t duplicates_dropped_ = 0;
   std::size_t bytes_hint_ = 0;  // about the size of AppendText's output
+  mutable std::once_flag deflate_once_;
+  mutable http::DeflatedPart deflated_;  // written once under deflate_once_
 };
 
 // The Collectable registered with the exposer's registry. The refresher calls Publish() with a
