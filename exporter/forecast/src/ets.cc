@@ -1126,6 +1126,15 @@ class EtsMethod final : public Method {
                                 " observations, got " + std::to_string(series.n_obs));
     }
     const int period = ctx.periods.empty() ? 1 : ctx.periods.front();
+    // A season longer than ETS can model (e.g. a day at a 5-minute step) would leave only the
+    // non-seasonal models, the wrong ones for seasonal data and the costliest part of a refresh
+    // (bench/RESULTS.md: 45 % of the fit time, never selected). MSTL with ETS on the adjusted
+    // series is the method for such data.
+    if (period > options_.max_period) {
+      return FailedPrecondition("ets models seasons of at most " +
+                                std::to_string(options_.max_period) + " steps; the season here is " +
+                                std::to_string(period) + " steps (mstl covers it)");
+    }
     const bool seasonal = SeasonUsable(series, period, options_.max_period);
     const int m = seasonal ? period : 1;
     const bool mul = options_.allow_multiplicative && series.positive;

@@ -447,9 +447,15 @@ TEST(EtsEdgeTest, FewerThanTwoSeasonsFitsNonSeasonalOnly) {
 
 TEST(EtsEdgeTest, LongPeriodsAreLeftToMstl) {
   const std::vector<double> y = Simulate(MakeTruth("ANA", {0.2, 0, 0.1, 1}, 168, 2.0), 960, 43);
+  // Refused rather than fitted without its season (R's ets ignores the season instead): the
+  // engine leaves ets out with this reason and mstl models the season.
   Result<std::unique_ptr<FittedModel>> fit = NewEtsMethod()->Fit(y, Periods({168}));
-  ASSERT_TRUE(fit.ok());
-  EXPECT_EQ(AsEts(*fit).spec().season, 'N');
+  ASSERT_FALSE(fit.ok());
+  EXPECT_EQ(fit.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(fit.status().message(),
+            "ets models seasons of at most 48 steps; the season here is 168 steps (mstl covers it)");
+  // Without a season, the same data fit (non-seasonal models).
+  EXPECT_TRUE(NewEtsMethod()->Fit(y, Periods({})).ok());
 }
 
 TEST(EtsEdgeTest, NonPositiveDataSkipMultiplicativeModels) {

@@ -92,8 +92,9 @@ class EtsModel : public FittedModel {
 };
 
 // The "ets" method: fits the candidates, keeps the best by AICc. The seasonal period is
-// ctx.periods.front() when it is at most options.max_period and y holds at least two full periods
-// plus a few points; otherwise only non-seasonal models are fitted. Multiplicative models are
+// ctx.periods.front() when y holds at least two full periods plus a few points; otherwise only
+// non-seasonal models are fitted. A period longer than options.max_period is refused
+// (FailedPrecondition): the engine then leaves ets out and says why; mstl models such seasons. Multiplicative models are
 // fitted only for strictly positive data; when one wins, the best additive model is kept beside it
 // and takes over if the multiplicative state or forecast ever leaves the valid range.
 // Needs at least 3 non-missing observations.
