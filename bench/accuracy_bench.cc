@@ -52,6 +52,7 @@
 
 #include "foresight/common/clock.h"
 #include "foresight/common/timeparse.h"
+#include "foresight/http/server.h"
 #include "foresight/exporter/config.h"
 #include "foresight/exporter/fit_pool.h"
 #include "foresight/exporter/job.h"
@@ -181,21 +182,6 @@ std::vector<BackfillSeries> DemoBackfill(const std::string& dir, int64_t end_s) 
 
 // ---- /api/v1/query_range ----------------------------------------------------------------------
 
-std::string UrlEncode(const std::string& s) {
-  static const char* kHex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 15]);
-    }
-  }
-  return out;
-}
-
 std::string SecondsText(int64_t ms) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.3f", static_cast<double>(ms) / 1000.0);
@@ -206,7 +192,7 @@ std::string SecondsText(int64_t ms) {
 // returns more than one series: every query here selects exactly one.
 Result<std::map<int64_t, double>> QueryRange(const std::string& base_url, const std::string& promql,
                                              int64_t start_ms, int64_t end_ms, int64_t step_ms) {
-  const std::string url = base_url + "/api/v1/query_range?query=" + UrlEncode(promql) +
+  const std::string url = base_url + "/api/v1/query_range?query=" + foresight::http::UrlEncode(promql) +
                           "&start=" + SecondsText(start_ms) + "&end=" + SecondsText(end_ms) +
                           "&step=" + SecondsText(step_ms);
   auto body = foresight::testing::HttpGet(url);

@@ -1,5 +1,7 @@
 #include "foresight/http/server.h"
 
+#include <cctype>
+
 #include <civetweb.h>
 #include <dlfcn.h>
 #include <netdb.h>
@@ -760,6 +762,22 @@ Result<std::unique_ptr<Server>> Server::Start(ServerOptions options, Handler han
   const std::string url_host = spec->ipv6 ? "[" + impl->local_host + "]" : impl->local_host;
   impl->url = (tls ? "https://" : "http://") + url_host + ":" + std::to_string(impl->port);
   return std::unique_ptr<Server>(new Server(std::move(impl)));
+}
+
+std::string UrlEncode(std::string_view s) {
+  static const char* kHex = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(s.size());
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out.push_back('%');
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 15]);
+    }
+  }
+  return out;
 }
 
 }  // namespace foresight::http

@@ -222,6 +222,14 @@ TEST(RequestTest, QueryDecodesAndKeepsOrder) {
   EXPECT_TRUE(req.QueryAll("missing").empty());
 }
 
+TEST(RequestTest, UrlEncodeRoundTripsThroughQuery) {
+  const std::string raw = "rate(x{a=\"b c\"}[5m]) + 1/2 ~_.-\xc3\xa9&";
+  EXPECT_EQ(UrlEncode("a b&c=d/~_.-"), "a%20b%26c%3Dd%2F~_.-");
+  Request req;
+  req.query_string = "q=" + UrlEncode(raw);
+  EXPECT_EQ(req.Query("q"), raw);
+}
+
 TEST(RequestTest, HeaderByLowerCaseName) {
   Request req;
   req.headers["x-token"] = "abc";

@@ -33,21 +33,6 @@ std::string Escape(const std::string& s) {
   return out;
 }
 
-std::string UrlEncode(const std::string& s) {
-  static const char* hex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.push_back('%');
-      out.push_back(hex[c >> 4]);
-      out.push_back(hex[c & 15]);
-    }
-  }
-  return out;
-}
-
 nlohmann::json BandsJson(const PublishedHorizon& h) {
   nlohmann::json bands = nlohmann::json::array();
   for (const PublishedBand& b : h.bands) {
@@ -75,7 +60,7 @@ std::string LandingPage(const std::vector<std::shared_ptr<const JobSnapshot>>& s
     std::string horizons;
     for (auto h : s->config->horizons) horizons += (horizons.empty() ? "" : ", ") + HorizonLabel(h);
     const char* state = JobStateName(st.state);
-    html += "<tr><td><a href=\"/api/v1/forecasts?job=" + UrlEncode(s->job) + "\">" +
+    html += "<tr><td><a href=\"/api/v1/forecasts?job=" + http::UrlEncode(s->job) + "\">" +
             Escape(s->job) + "</a></td><td class=\"" + state + "\">" + state + "</td><td>" +
             std::to_string(s->series.size()) + "</td><td><code>" + Escape(s->config->selector) +
             "</code></td><td>" + HorizonLabel(s->config->step) + "</td><td>" + horizons +

@@ -49,6 +49,10 @@ struct Response {
 
 using Handler = std::function<Response(const Request&)>;
 
+// Percent-encodes everything but RFC 3986's unreserved characters (A-Z a-z 0-9 - _ . ~), for a
+// query parameter value or a path segment; Request::Query decodes it back.
+std::string UrlEncode(std::string_view s);
+
 struct ServerOptions {
   // "host:port" or "[v6]:port"; ":port" listens on every interface; port 0 picks a free port
   // (port() tells which).
