@@ -118,6 +118,7 @@ struct Offline {
   forecast::ModelForecast curve;
   forecast::ForecastResult info;
   exporter::PublishedAnomaly anomaly;
+  double observed = 0;  // the newest observed step value, foresight_observed
 };
 
 Offline ForecastOffline(const exporter::ForecastJobConfig& job, std::vector<double> y,
@@ -142,6 +143,7 @@ Offline ForecastOffline(const exporter::ForecastJobConfig& job, std::vector<doub
   }
   forecast::Anomaly a = forecast::AssessAnomaly(y[n - 1], (*state)->Predict(1), 1, widest);
   out.anomaly = {a.anomalous, a.score};
+  out.observed = y[n - 1];
   (*state)->Update(y[n - 1]);
   out.curve = (*state)->Predict(h + 12);
   out.info = (*state)->info();
@@ -421,9 +423,14 @@ TEST_F(ExporterIntegrationTest, PrometheusScrapesEveryFamilyWithTheExpectedLabel
   }
   EXPECT_EQ(keys(Family("foresight_forecast_lower", "requests")), bands);
   EXPECT_EQ(keys(Family("foresight_forecast_upper", "requests")), bands);
-  EXPECT_EQ(keys(Family("foresight_threshold", "requests")),
-            (std::set<LabelMap>{with(api, {{"threshold", "capacity"}}),
-                                with(api, {{"threshold", "floor"}})}));
+  // One threshold sample per published horizon, with the direction that picks the band.
+  std::set<LabelMap> thresholds;
+  for (const char* h : {"15m", "1h"}) {
+    thresholds.insert(with(api, {{"threshold", "capacity"}, {"direction", "above"}, {"horizon", h}}));
+    thresholds.insert(with(api, {{"threshold", "floor"}, {"direction", "below"}, {"horizon", h}}));
+  }
+  EXPECT_EQ(keys(Family("foresight_threshold", "requests")), thresholds);
+  EXPECT_EQ(keys(Family("foresight_observed", "requests")), (std::set<LabelMap>{api}));
   // Only the capacity threshold is crossed, and only by the 0.95 band for sure.
   auto etas = Family("foresight_threshold_eta_seconds", "requests");
   ASSERT_TRUE(etas.count(with(api, {{"threshold", "capacity"}, {"confidence", "0.95"}})));
@@ -472,7 +479,10 @@ TEST_F(ExporterIntegrationTest, ScrapedValuesEqualAnOfflineForecastOfTheSameData
   // The threshold and its ETA: the 0.95 upper band was placed to reach it 40 minutes from now.
   LabelMap th = api;
   th["threshold"] = "capacity";
-  ExpectClose(capacity_, Family("foresight_threshold", "requests").at(th), "threshold");
+  LabelMap th_1h = th;
+  th_1h["direction"] = "above";
+  th_1h["horizon"] = "1h";
+  ExpectClose(capacity_, Family("foresight_threshold", "requests").at(th_1h), "threshold");
   th["confidence"] = "0.95";
   const double eta = Family("foresight_threshold_eta_seconds", "requests").at(th);
   std::vector<double> band(off.curve.bands[1].upper.begin(), off.curve.bands[1].upper.begin() + 13);
@@ -486,6 +496,7 @@ TEST_F(ExporterIntegrationTest, ScrapedValuesEqualAnOfflineForecastOfTheSameData
   ExpectClose(off.info.backtest_coverage,
               Family("foresight_backtest_coverage_ratio", "requests").at(api), "coverage");
   ExpectClose(off.anomaly.score, Family("foresight_anomaly_score", "requests").at(api), "score");
+  ExpectClose(off.observed, Family("foresight_observed", "requests").at(api), "observed");
   EXPECT_EQ(off.anomaly.anomalous ? 1.0 : 0.0, Family("foresight_anomaly", "requests").at(api));
 
   // The gauges' forecasts, per machine.

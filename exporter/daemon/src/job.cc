@@ -160,6 +160,7 @@ PublishedJob ToPublishedJob(const JobSnapshot& snap, int64_t now_ms) {
       ps.thresholds.push_back(std::move(pt));
     }
     ps.anomaly = sf.anomaly;
+    if (std::isfinite(sf.observed)) ps.observed = sf.observed;
     ps.model = sf.model;
     if (std::isfinite(sf.backtest_mase)) ps.backtest_mase = sf.backtest_mase;
     if (std::isfinite(sf.backtest_coverage)) ps.backtest_coverage_ratio = sf.backtest_coverage;
@@ -302,6 +303,12 @@ Status JobRunner::Refresh(const std::atomic<bool>* cancel) {
         sf->anomaly = Judge(**state, y[n - 1], band);
         (*state)->Update(y[n - 1]);
       }
+      for (size_t k = n; k-- > 0;) {
+        if (!std::isnan(y[k])) {
+          sf->observed = y[k];
+          break;
+        }
+      }
       sf->labels = std::move(ps.labels);
       sf->origin_ms = ps.grid.start_ms + static_cast<int64_t>(n - 1) * step;
       sf->last_sample_ms = ps.last_sample_ms;
@@ -403,7 +410,10 @@ Status JobRunner::Update() {
       auto sf = std::make_shared<SeriesForecast>(old);
       for (int64_t i = first; i <= last; ++i) {
         const double y = v[static_cast<size_t>(i)];
-        if (!std::isnan(y)) sf->anomaly = Judge(*e->state, y, band);
+        if (!std::isnan(y)) {
+          sf->anomaly = Judge(*e->state, y, band);
+          sf->observed = y;
+        }
         e->state->Update(y);
         ++sf->updates;
       }

@@ -17,12 +17,13 @@ namespace foresight::exporter {
 namespace {
 
 // Label names this exporter adds; a source label with one of these names is renamed.
-constexpr std::array<std::string_view, 5> kOwnLabels = {"foresight_job", "horizon", "confidence",
-                                                        "threshold", "model"};
+constexpr std::array<std::string_view, 6> kOwnLabels = {
+    "foresight_job", "horizon", "confidence", "threshold", "direction", "model"};
 constexpr std::string_view kExportedPrefix = "exported_";
 
 // Family indices, in output order.
 enum Family : std::size_t {
+  kObserved,
   kForecast,
   kLower,
   kUpper,
@@ -41,6 +42,9 @@ struct FamilySpec {
 };
 
 constexpr FamilySpec kSpecs[] = {
+    {"foresight_observed",
+     "Newest observed step value of the source series as the forecaster sees it (after "
+     "transform and aggregation); the actual to compare forecasts with."},
     {"foresight_forecast", "Point forecast of the source series for now + horizon."},
     {"foresight_forecast_lower",
      "Lower bound of the forecast's prediction interval at the given confidence, for now + "
@@ -49,8 +53,8 @@ constexpr FamilySpec kSpecs[] = {
      "Upper bound of the forecast's prediction interval at the given confidence, for now + "
      "horizon."},
     {"foresight_threshold",
-     "Value of a threshold configured on the forecast job, repeated per series so rules can "
-     "compare generically."},
+     "Value of a threshold configured on the forecast job, repeated per series and per horizon "
+     "so rules can compare bands with it generically."},
     {"foresight_threshold_eta_seconds",
      "Seconds until the forecast band (upper for direction above, lower for below) first "
      "crosses the threshold within the longest horizon; absent when it does not cross."},
@@ -67,7 +71,7 @@ constexpr FamilySpec kSpecs[] = {
     {"foresight_backtest_coverage_ratio",
      "Fraction of backtest observations that fell inside the forecast's prediction interval."},
 };
-static_assert(std::size(kSpecs) == 10);
+static_assert(std::size(kSpecs) == 11);
 
 bool ValidLabelName(std::string_view name) {
   if (name.empty()) {
@@ -190,8 +194,9 @@ std::shared_ptr<const PublishedSet> PublishedSet::Build(std::vector<PublishedJob
           n[kUpper] += Publishable(b.upper);
         }
       }
+      n[kObserved] += s.observed.has_value() && Publishable(*s.observed);
       for (const PublishedThreshold& t : s.thresholds) {
-        n[kThreshold] += Publishable(t.value);
+        n[kThreshold] += Publishable(t.value) ? s.horizons.size() : 0;
         for (const PublishedEta& e : t.etas) {
           n[kEta] += e.seconds.has_value() && Publishable(*e.seconds);
         }
@@ -227,17 +232,20 @@ template <typename Fn>
 void PublishedSet::ForEachSample(std::size_t only, Fn&& fn) const {
   const bool all = only >= kFamilies;
   auto want = [&](std::size_t family) { return all || only == family; };
-  const LabelRef none;
   for (const PublishedJob& job : jobs_) {
     for (const PublishedSeries& s : job.series) {
-      auto emit = [&](std::size_t family, double value, LabelRef a, LabelRef b) {
-        fn(family, s.labels, std::string_view(job.job), value, a, b);
+      auto emit = [&](std::size_t family, double value, LabelRef a = {}, LabelRef b = {},
+                      LabelRef c = {}) {
+        fn(family, s.labels, std::string_view(job.job), value, ExtraLabels{a, b, c});
       };
+      if (want(kObserved) && s.observed && Publishable(*s.observed)) {
+        emit(kObserved, *s.observed);
+      }
       if (want(kForecast) || want(kLower) || want(kUpper)) {
         for (const PublishedHorizon& h : s.horizons) {
           const LabelRef horizon{"horizon", h.horizon};
           if (want(kForecast) && Publishable(h.forecast)) {
-            emit(kForecast, h.forecast, horizon, none);
+            emit(kForecast, h.forecast, horizon);
           }
           for (const PublishedBand& b : h.bands) {
             const LabelRef confidence{"confidence", b.confidence};
@@ -254,7 +262,10 @@ void PublishedSet::ForEachSample(std::size_t only, Fn&& fn) const {
         for (const PublishedThreshold& t : s.thresholds) {
           const LabelRef threshold{"threshold", t.name};
           if (want(kThreshold) && Publishable(t.value)) {
-            emit(kThreshold, t.value, threshold, none);
+            const LabelRef direction{"direction", t.above ? "above" : "below"};
+            for (const PublishedHorizon& h : s.horizons) {
+              emit(kThreshold, t.value, threshold, direction, LabelRef{"horizon", h.horizon});
+            }
           }
           if (want(kEta)) {
             for (const PublishedEta& e : t.etas) {
@@ -267,20 +278,20 @@ void PublishedSet::ForEachSample(std::size_t only, Fn&& fn) const {
       }
       if (s.anomaly) {
         if (want(kAnomaly)) {
-          emit(kAnomaly, s.anomaly->anomalous ? 1.0 : 0.0, none, none);
+          emit(kAnomaly, s.anomaly->anomalous ? 1.0 : 0.0);
         }
         if (want(kAnomalyScore) && Publishable(s.anomaly->score)) {
-          emit(kAnomalyScore, s.anomaly->score, none, none);
+          emit(kAnomalyScore, s.anomaly->score);
         }
       }
       if (want(kModelInfo) && !s.model.empty()) {
-        emit(kModelInfo, 1.0, LabelRef{"model", s.model}, none);
+        emit(kModelInfo, 1.0, LabelRef{"model", s.model});
       }
       if (want(kMase) && s.backtest_mase && Publishable(*s.backtest_mase)) {
-        emit(kMase, *s.backtest_mase, none, none);
+        emit(kMase, *s.backtest_mase);
       }
       if (want(kCoverage) && s.backtest_coverage_ratio && Publishable(*s.backtest_coverage_ratio)) {
-        emit(kCoverage, *s.backtest_coverage_ratio, none, none);
+        emit(kCoverage, *s.backtest_coverage_ratio);
       }
     }
   }
@@ -295,16 +306,13 @@ std::vector<prometheus::MetricFamily> PublishedSet::ToMetricFamilies() const {
     families[i].metric.reserve(family_sizes_[i]);
   }
   ForEachSample(kFamilies, [&](std::size_t family, const std::vector<Label>& labels,
-                               std::string_view job, double value, LabelRef a, LabelRef b) {
+                               std::string_view job, double value, const ExtraLabels& extra) {
     prometheus::ClientMetric& m = families[family].metric.emplace_back();
-    m.label.reserve(labels.size() + 3);
+    m.label.reserve(labels.size() + 1 + extra.size());
     m.label.insert(m.label.end(), labels.begin(), labels.end());
     m.label.push_back(Label{"foresight_job", std::string(job)});
-    if (!a.name.empty()) {
-      m.label.push_back(Label{std::string(a.name), std::string(a.value)});
-    }
-    if (!b.name.empty()) {
-      m.label.push_back(Label{std::string(b.name), std::string(b.value)});
+    for (const LabelRef& l : extra) {
+      if (!l.name.empty()) m.label.push_back(Label{std::string(l.name), std::string(l.value)});
     }
     m.gauge.value = value;
   });
@@ -323,7 +331,7 @@ void PublishedSet::AppendText(std::string* out) const {
     out->append("# HELP ").append(name).append(" ").append(kSpecs[f].help).append("\n");
     out->append("# TYPE ").append(name).append(" gauge\n");
     ForEachSample(f, [&](std::size_t, const std::vector<Label>& labels, std::string_view job,
-                         double value, LabelRef a, LabelRef b) {
+                         double value, const ExtraLabels& extra) {
       out->append(name);
       char sep = '{';
       for (const Label& l : labels) {
@@ -331,11 +339,8 @@ void PublishedSet::AppendText(std::string* out) const {
         sep = ',';
       }
       AppendLabel(out, sep, "foresight_job", job);
-      if (!a.name.empty()) {
-        AppendLabel(out, ',', a.name, a.value);
-      }
-      if (!b.name.empty()) {
-        AppendLabel(out, ',', b.name, b.value);
+      for (const LabelRef& l : extra) {
+        if (!l.name.empty()) AppendLabel(out, ',', l.name, l.value);
       }
       out->append("} ");
       AppendValue(out, value);

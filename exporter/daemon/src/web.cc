@@ -128,6 +128,7 @@ nlohmann::json ForecastsJson(const std::vector<std::shared_ptr<const JobSnapshot
                         {"origin_ms", sf.origin_ms},
                         {"last_sample_time", FormatRfc3339Ms(sf.last_sample_ms)},
                         {"updates", sf.updates},
+                        {"observed", Number(sf.observed)},
                         {"anomaly", anomaly},
                         {"horizons", horizons},
                         {"thresholds", thresholds},

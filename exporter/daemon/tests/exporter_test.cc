@@ -102,7 +102,8 @@ TEST_F(ExporterTest, StartRefreshesEveryJobAndPublishes) {
   EXPECT_THAT(m, HasSubstr("foresight_forecast_upper{instance=\"a\",svc=\"api\","
                            "foresight_job=\"api\",horizon=\"15m\",confidence=\"0.95\"} "));
   EXPECT_THAT(m, HasSubstr("foresight_threshold{instance=\"a\",svc=\"api\",foresight_job=\"api\","
-                           "threshold=\"capacity\"} 1000\n"));
+                           "threshold=\"capacity\",direction=\"above\",horizon=\"5m\"} 1000\n"));
+  EXPECT_THAT(m, HasSubstr("foresight_observed{instance=\"a\",svc=\"api\",foresight_job=\"api\"} "));
   EXPECT_THAT(m, HasSubstr("foresight_model_info{instance=\"a\",svc=\"api\",foresight_job=\"api\","
                            "model=\""));
   // Self-metrics come first, then the forecasts.

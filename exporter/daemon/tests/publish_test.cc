@@ -56,6 +56,7 @@ std::shared_ptr<const PublishedSet> GoldenSet() {
         {"floor", 100, false, {{"0.8", std::nullopt}, {"0.95", std::nullopt}}},
     };
     s.anomaly = PublishedAnomaly{false, 0.25};
+    s.observed = 987.5;
     s.model = "ets(A,Ad,A) period=1d";
     s.backtest_mase = 0.82;
     s.backtest_coverage_ratio = 0.9375;
@@ -71,6 +72,7 @@ std::shared_ptr<const PublishedSet> GoldenSet() {
         {"floor", 100, false, {{"0.8", std::nullopt}, {"0.95", 2700}}},
     };
     s.anomaly = PublishedAnomaly{true, 4.5};
+    s.observed = 0;
     s.model = "seasonal_naive period=1d";
     s.backtest_mase = 1.25;
     s.backtest_coverage_ratio = 0.75;
@@ -288,6 +290,7 @@ TEST(PublishSet, LeavesOutNaNAndAbsentValuesAndEmptyFamilies) {
   s.horizons = {{"15m", kNaN, {{"0.8", 1, kNaN}}}, {"1h", 2, {}}};
   s.thresholds = {{"t", 5, true, {{"0.8", std::nullopt}, {"0.95", kNaN}}}};
   s.anomaly = PublishedAnomaly{true, kNaN};
+  s.observed = kNaN;
   s.backtest_mase = kNaN;
   auto set = PublishedSet::Build({{"j", {std::move(s)}}});
   const auto fams = set->ToMetricFamilies();
@@ -303,6 +306,42 @@ TEST(PublishSet, LeavesOutNaNAndAbsentValuesAndEmptyFamilies) {
   ASSERT_NE(FindFamily(fams, "foresight_forecast"), nullptr);
   EXPECT_EQ(FindFamily(fams, "foresight_forecast")->metric.size(), 1u);
   EXPECT_EQ(FindFamily(fams, "foresight_anomaly")->metric[0].gauge.value, 1.0);
+}
+
+// Rules compare a band with its thresholds by group_right on the shared labels, which needs one
+// threshold sample per published horizon, carrying the direction that picks the band.
+TEST(PublishSet, ThresholdRepeatsPerHorizonWithItsDirection) {
+  PublishedSeries s;
+  s.labels = {{"service", "api"}, {"direction", "in"}};
+  s.horizons = {{"15m", 1, {}}, {"1h", 2, {}}};
+  s.thresholds = {{"cap", 10, true, {}}, {"floor", 1, false, {}}};
+  s.observed = 3;
+  auto set = PublishedSet::Build({{"j", {std::move(s)}}});
+  std::string text;
+  set->AppendText(&text);
+  for (const char* want : {
+           "foresight_observed{exported_direction=\"in\",service=\"api\",foresight_job=\"j\"} 3\n",
+           "foresight_threshold{exported_direction=\"in\",service=\"api\",foresight_job=\"j\","
+           "threshold=\"cap\",direction=\"above\",horizon=\"15m\"} 10\n",
+           "foresight_threshold{exported_direction=\"in\",service=\"api\",foresight_job=\"j\","
+           "threshold=\"cap\",direction=\"above\",horizon=\"1h\"} 10\n",
+           "foresight_threshold{exported_direction=\"in\",service=\"api\",foresight_job=\"j\","
+           "threshold=\"floor\",direction=\"below\",horizon=\"15m\"} 1\n",
+           "foresight_threshold{exported_direction=\"in\",service=\"api\",foresight_job=\"j\","
+           "threshold=\"floor\",direction=\"below\",horizon=\"1h\"} 1\n"}) {
+    EXPECT_NE(text.find(want), std::string::npos) << want << "\nin\n" << text;
+  }
+  // 1 observed + 2 forecasts + 4 thresholds, and Collect() agrees with the count.
+  EXPECT_EQ(set->sample_count(), 7u);
+  std::size_t collected = 0;
+  for (const auto& f : set->ToMetricFamilies()) collected += f.metric.size();
+  EXPECT_EQ(collected, 7u);
+
+  // No published horizon (the curve ran out): no threshold samples either.
+  PublishedSeries bare;
+  bare.labels = {{"service", "api"}};
+  bare.thresholds = {{"cap", 10, true, {}}};
+  EXPECT_EQ(PublishedSet::Build({{"j", {std::move(bare)}}})->sample_count(), 0u);
 }
 
 TEST(PublishSet, LabelHelpersFormatLikePrometheus) {

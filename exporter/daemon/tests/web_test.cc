@@ -226,6 +226,7 @@ TEST_F(WebTest, ForecastsJsonShape) {
   EXPECT_EQ(s["origin_time"], FormatRfc3339Ms(fakes::kHarnessT0));
   EXPECT_TRUE(s["anomaly"]["anomalous"].is_boolean());
   EXPECT_TRUE(s["anomaly"]["score"].is_number());
+  EXPECT_TRUE(s["observed"].is_number());
   ASSERT_EQ(s["horizons"].size(), 2u);
   EXPECT_EQ(s["horizons"][0]["horizon"], "5m");
   EXPECT_EQ(s["horizons"][1]["horizon"], "15m");

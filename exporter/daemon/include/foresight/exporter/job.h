@@ -20,6 +20,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -73,6 +74,8 @@ struct SeriesForecast {
   double backtest_mase = 0;          // NaN when not backtested
   double backtest_coverage = 0;      // NaN when not backtested
   std::optional<PublishedAnomaly> anomaly;  // the latest observation against its forecast
+  // The newest non-NaN step value absorbed (foresight_observed); NaN when none was.
+  double observed = std::numeric_limits<double>::quiet_NaN();
   int updates = 0;                   // observations absorbed since the fit
 };
 

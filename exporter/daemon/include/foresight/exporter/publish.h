@@ -9,7 +9,8 @@
 //   foresight_forecast{..., foresight_job, horizon}                         point forecast
 //   foresight_forecast_lower{..., foresight_job, horizon, confidence}       lower band
 //   foresight_forecast_upper{..., foresight_job, horizon, confidence}       upper band
-//   foresight_threshold{..., foresight_job, threshold}                      threshold value
+//   foresight_observed{..., foresight_job}                                  latest step value
+//   foresight_threshold{..., foresight_job, threshold, direction, horizon}  threshold value
 //   foresight_threshold_eta_seconds{..., foresight_job, threshold, confidence}
 //   foresight_anomaly{..., foresight_job}                                   0 or 1
 //   foresight_anomaly_score{..., foresight_job}
@@ -17,7 +18,13 @@
 //   foresight_backtest_mase{..., foresight_job}
 //   foresight_backtest_coverage_ratio{..., foresight_job}
 //
-// A source label whose name is one of ours (foresight_job, horizon, confidence, threshold, model)
+// foresight_threshold is repeated per published horizon so that a rule can compare a band with
+// its thresholds on shared labels: PromQL cannot match two sides that both have several series
+// per group (horizons on one, thresholds on the other), but can match one band series to many
+// threshold series (group_right).
+//
+// A source label whose name is one of ours (foresight_job, horizon, confidence, threshold,
+// direction, model)
 // is renamed to exported_<name> (again prefixed until free), as Prometheus does on a scrape with
 // honor_labels: false, so no sample ever carries a duplicate label.
 
@@ -25,6 +32,7 @@
 #include <prometheus/collectable.h>
 #include <prometheus/metric_family.h>
 
+#include <array>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -88,6 +96,9 @@ struct PublishedSeries {
   std::vector<PublishedHorizon> horizons;
   std::vector<PublishedThreshold> thresholds;
   std::optional<PublishedAnomaly> anomaly;  // absent: no latest observation to judge
+  // The newest observed step value the model absorbed (after transform and aggregation): the
+  // "actual" a dashboard draws against the forecast. Absent: nothing observed yet.
+  std::optional<double> observed;
   std::string model;                        // foresight_model_info{model}; empty: not published
   std::optional<double> backtest_mase;      // absent: history too short to backtest
   std::optional<double> backtest_coverage_ratio;
@@ -144,16 +155,18 @@ class PublishedSet {
     std::string_view name;  // empty: no label
     std::string_view value;
   };
+  // The labels a family adds after foresight_job, in output order; unused ones have no name.
+  using ExtraLabels = std::array<LabelRef, 3>;
 
   PublishedSet() = default;
 
-  // Calls fn(family, source labels, job, value, extra label, extra label) for every sample of
+  // Calls fn(family, source labels, job, value, extra labels) for every sample of
   // family `only` (of every family when only >= kFamilies), in output order.
   template <typename Fn>
   void ForEachSample(std::size_t only, Fn&& fn) const;
 
   // Samples per family, counted at build time to reserve exact capacity.
-  static constexpr std::size_t kFamilies = 10;
+  static constexpr std::size_t kFamilies = 11;
   std::vector<PublishedJob> jobs_;
   std::size_t family_sizes_[kFamilies] = {};
   std::size_t duplicates_dropped_ = 0;
