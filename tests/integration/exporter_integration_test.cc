@@ -433,7 +433,8 @@ TEST_F(ExporterIntegrationTest, PrometheusScrapesEveryFamilyWithTheExpectedLabel
   EXPECT_EQ(keys(Family("foresight_observed", "requests")), (std::set<LabelMap>{api}));
   // Only the capacity threshold is crossed, and only by the 0.95 band for sure.
   auto etas = Family("foresight_threshold_eta_seconds", "requests");
-  ASSERT_TRUE(etas.count(with(api, {{"threshold", "capacity"}, {"confidence", "0.95"}})));
+  ASSERT_TRUE(etas.count(
+      with(api, {{"threshold", "capacity"}, {"direction", "above"}, {"confidence", "0.95"}})));
   for (const auto& [l, v] : etas) EXPECT_EQ(l.at("threshold"), "capacity");
   EXPECT_EQ(keys(Family("foresight_anomaly", "requests")), (std::set<LabelMap>{api}));
   EXPECT_EQ(keys(Family("foresight_anomaly_score", "requests")), (std::set<LabelMap>{api}));
@@ -483,6 +484,7 @@ TEST_F(ExporterIntegrationTest, ScrapedValuesEqualAnOfflineForecastOfTheSameData
   th_1h["direction"] = "above";
   th_1h["horizon"] = "1h";
   ExpectClose(capacity_, Family("foresight_threshold", "requests").at(th_1h), "threshold");
+  th["direction"] = "above";
   th["confidence"] = "0.95";
   const double eta = Family("foresight_threshold_eta_seconds", "requests").at(th);
   std::vector<double> band(off.curve.bands[1].upper.begin(), off.curve.bands[1].upper.begin() + 13);

@@ -261,8 +261,8 @@ void PublishedSet::ForEachSample(std::size_t only, Fn&& fn) const {
       if (want(kThreshold) || want(kEta)) {
         for (const PublishedThreshold& t : s.thresholds) {
           const LabelRef threshold{"threshold", t.name};
+          const LabelRef direction{"direction", t.above ? "above" : "below"};
           if (want(kThreshold) && Publishable(t.value)) {
-            const LabelRef direction{"direction", t.above ? "above" : "below"};
             for (const PublishedHorizon& h : s.horizons) {
               emit(kThreshold, t.value, threshold, direction, LabelRef{"horizon", h.horizon});
             }
@@ -270,7 +270,7 @@ void PublishedSet::ForEachSample(std::size_t only, Fn&& fn) const {
           if (want(kEta)) {
             for (const PublishedEta& e : t.etas) {
               if (e.seconds && Publishable(*e.seconds)) {
-                emit(kEta, *e.seconds, threshold, LabelRef{"confidence", e.confidence});
+                emit(kEta, *e.seconds, threshold, direction, LabelRef{"confidence", e.confidence});
               }
             }
           }

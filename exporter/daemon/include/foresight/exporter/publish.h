@@ -11,7 +11,7 @@
 //   foresight_forecast_upper{..., foresight_job, horizon, confidence}       upper band
 //   foresight_observed{..., foresight_job}                                  latest step value
 //   foresight_threshold{..., foresight_job, threshold, direction, horizon}  threshold value
-//   foresight_threshold_eta_seconds{..., foresight_job, threshold, confidence}
+//   foresight_threshold_eta_seconds{..., foresight_job, threshold, direction, confidence}
 //   foresight_anomaly{..., foresight_job}                                   0 or 1
 //   foresight_anomaly_score{..., foresight_job}
 //   foresight_model_info{..., foresight_job, model}                         always 1
