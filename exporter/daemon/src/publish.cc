@@ -16,9 +16,12 @@
 namespace foresight::exporter {
 namespace {
 
-// Label names this exporter adds; a source label with one of these names is renamed.
-constexpr std::array<std::string_view, 6> kOwnLabels = {
-    "foresight_job", "horizon", "confidence", "threshold", "direction", "model"};
+// Label names this exporter adds, and the ones Foresight's alerting rules add (alertname by
+// Prometheus, severity and reason by the rules): a source label with one of these names is
+// renamed, or series differing only in it would collide inside a rule.
+constexpr std::array<std::string_view, 9> kOwnLabels = {
+    "foresight_job", "horizon", "confidence", "threshold", "direction", "model",
+    "alertname",     "severity", "reason"};
 constexpr std::string_view kExportedPrefix = "exported_";
 
 // Family indices, in output order.

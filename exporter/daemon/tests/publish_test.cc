@@ -344,6 +344,23 @@ TEST(PublishSet, ThresholdRepeatsPerHorizonWithItsDirection) {
   EXPECT_EQ(PublishedSet::Build({{"j", {std::move(bare)}}})->sample_count(), 0u);
 }
 
+// Series that differ only in a label the alerting rules set (severity, reason) or Prometheus
+// sets (alertname) would collide inside a rule and fail it for every series: renamed.
+TEST(PublishSet, RenamesLabelsTheAlertingRulesSet) {
+  std::vector<PublishedSeries> series;
+  for (const char* sev : {"error", "warn"}) {
+    PublishedSeries s;
+    s.labels = {{"severity", sev}, {"reason", "io"}, {"alertname", "x"}, {"app", "db"}};
+    s.observed = 1;
+    series.push_back(std::move(s));
+  }
+  auto set = PublishedSet::Build({{"logs", std::move(series)}});
+  ASSERT_EQ(set->jobs()[0].series.size(), 2u);
+  EXPECT_THAT(set->jobs()[0].series[0].labels,
+              ElementsAre(Label{"app", "db"}, Label{"exported_alertname", "x"},
+                          Label{"exported_reason", "io"}, Label{"exported_severity", "error"}));
+}
+
 TEST(PublishSet, LabelHelpersFormatLikePrometheus) {
   EXPECT_EQ(HorizonLabel(minutes(15)), "15m");
   EXPECT_EQ(HorizonLabel(hours(1)), "1h");

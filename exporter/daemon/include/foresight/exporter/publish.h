@@ -24,7 +24,7 @@
 // threshold series (group_right).
 //
 // A source label whose name is one of ours (foresight_job, horizon, confidence, threshold,
-// direction, model)
+// direction, model) or one the alerting rules add (alertname, severity, reason)
 // is renamed to exported_<name> (again prefixed until free), as Prometheus does on a scrape with
 // honor_labels: false, so no sample ever carries a duplicate label.
 
