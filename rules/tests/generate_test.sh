@@ -220,7 +220,8 @@ fi
 # Every placeholder in the templates is a listed parameter (or a value the generator derives),
 # and every listed parameter is used by a template.
 grep -oh '%{[a-z_]*}' "$rules"/templates/*.rules.yml.in | sed 's/^%{\(.*\)}$/\1/' |
-  grep -vx -e soon_lead_time_seconds -e series_text -e series_selector -e number | sort -u >"$tmp/used"
+  grep -vx -e soon_lead_time_seconds -e series_text -e series_selector -e number |
+  sed "s/^keep_firing$/keep_firing_for/" | sort -u >"$tmp/used"
 checks=$((checks + 1))
 if ! diff -u "$tmp/used" "$tmp/listed" >"$tmp/listdiff"; then
   fail "generate --list differs from the templates' placeholders (- used only, + listed only): $(cat "$tmp/listdiff")"
@@ -252,6 +253,20 @@ while IFS= read -r line; do
     fi
   done
 done <"$tmp/list"
+
+# keep_firing_for: the default writes it on both prediction alerts; 0s leaves the key out, so
+# that a Prometheus older than 2.42 can load the file.
+checks=$((checks + 1))
+if [[ $(grep -c '^ *keep_firing_for: 10m$' "$tmp/defaults/foresight-alerts.rules.yml") -ne 2 ]]; then
+  fail "the default rules do not set keep_firing_for: 10m on the two prediction alerts"
+fi
+gen --out "$tmp/nokeep" --set keep_firing_for=0s
+checks=$((checks + 1))
+if [[ $status -ne 0 ]] || grep -q "^ *keep_firing_for:" "$tmp/nokeep/foresight-alerts.rules.yml"; then
+  fail "--set keep_firing_for=0s: exit $status, or keep_firing_for still written"
+elif ! "${PROMTOOL:-promtool}" check rules "$tmp/nokeep/foresight-alerts.rules.yml" >/dev/null 2>&1; then
+  fail "--set keep_firing_for=0s: promtool rejects the output"
+fi
 
 echo "generate_test.sh: $checks checks, $failed failed"
 [[ $failed -eq 0 ]]
