@@ -22,10 +22,8 @@
 //   --models may be repeated: each model set gets --runs fresh exporters on the same data.
 
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <sys/prctl.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -35,7 +33,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -50,6 +47,8 @@
 #include <curl/curl.h>
 #include <nlohmann/json.hpp>
 
+#include "bench_env.h"
+#include "daemon_process.h"
 #include "prometheus_fixture.h"
 
 #ifndef FORESIGHT_EXPORTER_BINARY
@@ -58,6 +57,9 @@
 
 namespace {
 
+using foresight::bench::LoadAverage;
+using foresight::bench::Machine;
+using foresight::bench::UtcNow;
 using foresight::testing::BackfillSeries;
 using Clock = std::chrono::steady_clock;
 
@@ -230,22 +232,6 @@ double CpuSeconds(pid_t pid) {
   return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
-int PickFreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = 0;
-  socklen_t len = sizeof(a);
-  if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 ||
-      getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
-    std::perror("bind");
-    std::exit(1);
-  }
-  close(fd);
-  return ntohs(a.sin_port);
-}
-
 size_t AppendBody(char* data, size_t size, size_t n, void* out) {
   static_cast<std::string*>(out)->append(data, size * n);
   return size * n;
@@ -374,32 +360,6 @@ double HistogramQuantile(const std::vector<TextSample>& samples, const std::stri
   return lo;
 }
 
-std::string Machine() {
-  std::ifstream in("/proc/cpuinfo");
-  std::string line, model = "unknown";
-  while (std::getline(in, line)) {
-    if (line.rfind("model name", 0) == 0) {
-      model = line.substr(line.find(':') + 2);
-      break;
-    }
-  }
-  return std::to_string(std::thread::hardware_concurrency()) + " CPUs, " + model;
-}
-
-std::string LoadAverage() {
-  std::ifstream in("/proc/loadavg");
-  std::string a, b, c;
-  in >> a >> b >> c;
-  return a + " " + b + " " + c;
-}
-
-std::string UtcNow() {
-  std::time_t t = std::time(nullptr);
-  char buf[64];
-  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
-  return buf;
-}
-
 // ---- The exporter as a child process ---------------------------------------------------------
 
 struct Child {
@@ -525,7 +485,12 @@ RunResult RunExporter(const std::string& exporter, const std::string& cpus, int 
     std::ofstream out(config);
     out << ExporterConfig(remote_read_url, models);
   }
-  const int port = PickFreePort();
+  const foresight::Result<int> port_or = foresight::testing::PickFreePort();
+  if (!port_or.ok()) {
+    std::cerr << "refresh_bench: " << port_or.status().message() << "\n";
+    std::exit(1);
+  }
+  const int port = *port_or;
   const std::string base = "http://127.0.0.1:" + std::to_string(port);
   std::vector<std::string> argv;
   if (!cpus.empty()) argv = {"taskset", "-c", cpus};

@@ -30,7 +30,6 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -47,6 +46,7 @@
 #include "foresight/exporter/exporter.h"
 #include "foresight/exporter/web.h"
 #include "foresight/http/server.h"
+#include "bench_env.h"
 #include "prometheus_fixture.h"
 
 namespace {
@@ -54,6 +54,9 @@ namespace {
 namespace fx = foresight::exporter;
 namespace rr = foresight::remote_read;
 using Clock = std::chrono::steady_clock;
+using foresight::bench::LoadAverage;
+using foresight::bench::Machine;
+using foresight::bench::UtcNow;
 
 constexpr int64_t kStepMs = 5 * 60 * 1000;
 constexpr int kHistorySteps = 2 * 24 * 12;  // 2 days of 5-minute steps
@@ -193,32 +196,6 @@ double Quantile(std::vector<double> v, double q) {
   std::sort(v.begin(), v.end());
   const size_t i = static_cast<size_t>(std::ceil(q * static_cast<double>(v.size()))) - 1;
   return v[std::min(i, v.size() - 1)];
-}
-
-std::string Machine() {
-  std::ifstream in("/proc/cpuinfo");
-  std::string line, model = "unknown";
-  while (std::getline(in, line)) {
-    if (line.rfind("model name", 0) == 0) {
-      model = line.substr(line.find(':') + 2);
-      break;
-    }
-  }
-  return std::to_string(std::thread::hardware_concurrency()) + " CPUs, " + model;
-}
-
-std::string LoadAverage() {
-  std::ifstream in("/proc/loadavg");
-  std::string a, b, c;
-  in >> a >> b >> c;
-  return a + " " + b + " " + c;
-}
-
-std::string UtcNow() {
-  std::time_t t = std::time(nullptr);
-  char buf[64];
-  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
-  return buf;
 }
 
 }  // namespace
