@@ -4,8 +4,6 @@
 
 #include <algorithm>
 #include <cctype>
-#include <charconv>
-#include <cmath>
 #include <exception>
 #include <filesystem>
 #include <fstream>
@@ -17,65 +15,18 @@
 #include "foresight/common/timeparse.h"
 #include "foresight/forecast/registry.h"
 #include "foresight/remote_read/selector.h"
+#include "foresight/yaml/decoder.h"
 
 namespace foresight::exporter {
 namespace {
 
 using std::chrono::milliseconds;
-
-const char* KindName(const YAML::Node& node) {
-  switch (node.Type()) {
-    case YAML::NodeType::Null:
-      return "null";
-    case YAML::NodeType::Scalar:
-      return "a scalar";
-    case YAML::NodeType::Sequence:
-      return "a list";
-    case YAML::NodeType::Map:
-      return "a map";
-    case YAML::NodeType::Undefined:
-      break;
-  }
-  return "nothing";
-}
-
-std::string Quote(std::string_view s) {
-  std::string out;
-  out.reserve(s.size() + 2);
-  out.push_back('"');
-  out.append(s);
-  out.push_back('"');
-  return out;
-}
-
-std::string Join(const std::vector<std::string>& items) {
-  std::string out;
-  for (const std::string& s : items) out += (out.empty() ? "" : ", ") + s;
-  return out;
-}
-
-// Source, job and threshold names: they end up in label values and URLs, so keep them plain.
-bool ValidName(std::string_view name) {
-  if (name.empty()) return false;
-  for (size_t i = 0; i < name.size(); ++i) {
-    char c = name[i];
-    bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
-    bool other = (c >= '0' && c <= '9') || c == '.' || c == '-';
-    if (!alpha && !(other && i > 0)) return false;
-  }
-  return true;
-}
-
-bool ValidLabelName(std::string_view name) {
-  if (name.empty()) return false;
-  for (size_t i = 0; i < name.size(); ++i) {
-    char c = name[i];
-    bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
-    bool digit = c >= '0' && c <= '9';
-    if (!alpha && !(digit && i > 0)) return false;
-  }
-  return true;
-}
+using yaml::Field;
+using yaml::Fields;
+using yaml::Join;
+using yaml::KindName;
+using yaml::Quote;
+using yaml::ValidLabelName;
 
 std::string Lower(std::string_view s) {
   std::string out(s);
@@ -104,36 +55,11 @@ std::string Resolve(const std::string& base_dir, const std::string& path) {
   return (std::filesystem::path(base_dir) / p).string();
 }
 
-struct Field {
-  YAML::Node key;
-  YAML::Node value;
-};
-
-// Fields of a map by key. Never assign a Field or a YAML::Node: assignment writes through to the
-// document instead of rebinding the handle.
-using Fields = std::map<std::string, Field>;
-
 // Decodes one config document; every error carries "file:line:column: ".
-class Decoder {
+class Decoder : public yaml::Decoder {
  public:
   Decoder(std::string_view file, std::string base_dir)
-      : file_(file), base_dir_(std::move(base_dir)) {}
-
-  std::string Where(const YAML::Mark& mark) const {
-    if (mark.is_null()) return file_ + ":1:1";
-    return file_ + ":" + std::to_string(mark.line + 1) + ":" + std::to_string(mark.column + 1);
-  }
-  Status Error(const YAML::Mark& mark, const std::string& message) const {
-    return InvalidArgument(Where(mark) + ": " + message);
-  }
-  Status Error(const YAML::Node& node, const std::string& message) const {
-    return Error(node.Mark(), message);
-  }
-  // A null value's mark is wherever the parser went next (often the following line), so errors
-  // about a field's value point at its key when the value is null.
-  Status Error(const Field& f, const std::string& message) const {
-    return Error(f.value.IsNull() ? f.key.Mark() : f.value.Mark(), message);
-  }
+      : yaml::Decoder(file), base_dir_(std::move(base_dir)) {}
 
   Result<Config> Document(const YAML::Node& root) const {
     if (!root.IsDefined() || root.IsNull()) {
@@ -189,135 +115,7 @@ class Decoder {
   }
 
  private:
-  // The fields of a map, refusing non-string, unknown and repeated keys.
-  Result<Fields> FieldsOf(const YAML::Node& map, const std::string& where,
-                          const std::vector<std::string>& allowed) const {
-    Fields fields;
-    for (auto it = map.begin(); it != map.end(); ++it) {
-      if (!it->first.IsScalar()) {
-        return Error(it->first,
-                     std::string("keys must be strings, got ") + KindName(it->first) + " " + where);
-      }
-      const std::string& key = it->first.Scalar();
-      if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
-        return Error(it->first, "unknown key " + Quote(key) + " " + where +
-                                    " (allowed: " + Join(allowed) + ")");
-      }
-      if (fields.count(key) > 0) {
-        return Error(it->first, "duplicate key " + Quote(key) + " " + where);
-      }
-      fields.emplace(key, Field{it->first, it->second});
-    }
-    return fields;
-  }
-
-  // How an item of a list is named in messages: by its name when it has a usable one.
-  static std::string Label(const YAML::Node& item, const std::string& kind, int index) {
-    if (item.IsMap()) {
-      for (auto it = item.begin(); it != item.end(); ++it) {
-        if (it->first.IsScalar() && it->first.Scalar() == "name" && it->second.IsScalar() &&
-            ValidName(it->second.Scalar())) {
-          return kind + " " + Quote(it->second.Scalar());
-        }
-      }
-    }
-    return kind + " #" + std::to_string(index);
-  }
-
-  Result<std::string> String(const Field& f, const std::string& what) const {
-    if (!f.value.IsScalar()) {
-      return Error(f, what + " must be a string, got " + KindName(f.value));
-    }
-    return f.value.Scalar();
-  }
-
-  Result<std::string> NonEmptyString(const Field& f, const std::string& what) const {
-    Result<std::string> s = String(f, what);
-    if (s.ok() && s->empty()) return Error(f, what + " must not be empty");
-    return s;
-  }
-
-  Result<std::string> Name(const Field& f, const std::string& what) const {
-    Result<std::string> s = String(f, what);
-    if (s.ok() && !ValidName(*s)) {
-      return Error(f, what + " " + Quote(*s) + " must match [a-zA-Z_][a-zA-Z0-9_.-]*");
-    }
-    return s;
-  }
-
-  Result<milliseconds> Duration(const YAML::Node& node, const YAML::Mark& null_mark,
-                                const std::string& what) const {
-    const YAML::Mark mark = node.IsNull() ? null_mark : node.Mark();
-    if (!node.IsScalar()) {
-      return Error(mark, what + " must be a duration such as 5m, got " + KindName(node));
-    }
-    Result<milliseconds> d = ParseDuration(node.Scalar());
-    if (!d.ok()) return Error(mark, what + ": " + d.status().message());
-    return *d;
-  }
-
-  Result<milliseconds> PositiveDuration(const Field& f, const std::string& what) const {
-    Result<milliseconds> d = Duration(f.value, f.key.Mark(), what);
-    if (d.ok() && d->count() <= 0) return Error(f, what + " must be greater than 0");
-    return d;
-  }
-
-  Result<double> Double(const YAML::Node& node, const YAML::Mark& null_mark,
-                        const std::string& what) const {
-    const YAML::Mark mark = node.IsNull() ? null_mark : node.Mark();
-    if (!node.IsScalar()) return Error(mark, what + " must be a number, got " + KindName(node));
-    const std::string& s = node.Scalar();
-    double v = 0;
-    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-    if (s.empty() || ec != std::errc() || end != s.data() + s.size() || !std::isfinite(v)) {
-      return Error(mark, what + " must be a finite number, got " + Quote(s));
-    }
-    return v;
-  }
-
-  Result<int64_t> PositiveInt(const Field& f, const std::string& what) const {
-    if (!f.value.IsScalar()) {
-      return Error(f, what + " must be a positive integer, got " + KindName(f.value));
-    }
-    const std::string& s = f.value.Scalar();
-    int64_t v = 0;
-    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-    if (s.empty() || ec != std::errc() || end != s.data() + s.size() || v <= 0) {
-      return Error(f, what + " must be a positive integer, got " + Quote(s));
-    }
-    return v;
-  }
-
-  // YAML 1.2 booleans only: "yes" and "on" are strings, as in Prometheus's decoder.
-  Result<bool> Bool(const Field& f, const std::string& what) const {
-    if (f.value.IsScalar()) {
-      const std::string& s = f.value.Scalar();
-      if (s == "true" || s == "True" || s == "TRUE") return true;
-      if (s == "false" || s == "False" || s == "FALSE") return false;
-      return Error(f, what + " must be true or false, got " + Quote(s));
-    }
-    return Error(f, what + " must be true or false, got " + KindName(f.value));
-  }
-
-  Status List(const Field& f, const std::string& what, const std::string& of) const {
-    if (!f.value.IsSequence()) {
-      return Error(f, what + " must be a list of " + of + ", got " + KindName(f.value));
-    }
-    return Status::Ok();
-  }
-
   // ---- sources ----
-
-  // A name already taken by an earlier item is an error at the repeat.
-  Status Unique(const Field& f, const std::string& kind, const std::string& name,
-                std::map<std::string, YAML::Mark>* seen) const {
-    auto [it, inserted] = seen->emplace(name, f.value.Mark());
-    if (!inserted) {
-      return Error(f, "duplicate " + kind + " name " + Quote(name) + " (first at line " +
-                          std::to_string(it->second.line + 1) + ")");
-    }
-    return Status::Ok();
-  }
 
   Result<SourceConfig> Source(const YAML::Node& item, int index,
                               std::map<std::string, YAML::Mark>* names) const {
@@ -927,7 +725,6 @@ class Decoder {
     return agg;
   }
 
-  std::string file_;
   std::string base_dir_;
 };
 
@@ -1000,10 +797,11 @@ const char* ValueTransformName(forecast::ValueTransform t) {
 
 Result<Config> ParseConfig(std::string_view yaml_text, std::string_view file_name,
                            const std::string& base_dir) {
+  Result<YAML::Node> root = yaml::ParseYaml(yaml_text, file_name);
+  if (!root.ok()) return root.status();
   Decoder decoder(file_name, base_dir);
   try {
-    YAML::Node root = YAML::Load(std::string(yaml_text));
-    return decoder.Document(root);
+    return decoder.Document(*root);
   } catch (const YAML::Exception& e) {
     return decoder.Error(e.mark, "invalid YAML: " + e.msg);
   } catch (const std::exception& e) {

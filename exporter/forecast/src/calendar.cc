@@ -8,15 +8,20 @@
 #include <chrono>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <utility>
 
 #include "foresight/common/timeparse.h"
+#include "foresight/yaml/decoder.h"
 
 namespace foresight::forecast {
 namespace {
 
 using Wide = __int128;
+using yaml::Field;
+using yaml::Fields;
+using yaml::Quote;
 
 constexpr int64_t kDayMs = 24LL * 3600 * 1000;
 constexpr int64_t kMinEveryMs = 60LL * 1000;
@@ -27,86 +32,32 @@ Wide FloorDiv(Wide a, Wide b) {
   return q;
 }
 
-const char* KindName(const YAML::Node& node) {
-  switch (node.Type()) {
-    case YAML::NodeType::Null:
-      return "null";
-    case YAML::NodeType::Scalar:
-      return "a scalar";
-    case YAML::NodeType::Sequence:
-      return "a sequence";
-    case YAML::NodeType::Map:
-      return "a map";
-    case YAML::NodeType::Undefined:
-      break;
-  }
-  return "nothing";
-}
-
-bool ValidName(const std::string& name) {
-  if (name.empty()) return false;
-  for (size_t i = 0; i < name.size(); ++i) {
-    char c = name[i];
-    bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
-    bool digit = c >= '0' && c <= '9';
-    if (!alpha && !(digit && i > 0)) return false;
-  }
-  return true;
-}
-
-struct Field {
-  YAML::Node key;
-  YAML::Node value;
-};
-
-// Decodes one calendar document; every error carries "file:line:column: ".
-class Decoder {
+// Decodes one calendar document; every error carries "file:line:column: ". Calendars predate
+// "a list" in our messages, and their tests pin "a sequence".
+class Decoder : public yaml::Decoder {
  public:
-  explicit Decoder(std::string_view file) : file_(file) {}
-
-  Status Error(const YAML::Mark& mark, const std::string& message) const {
-    if (mark.is_null()) return InvalidArgument(file_ + ": " + message);
-    return InvalidArgument(file_ + ":" + std::to_string(mark.line + 1) + ":" +
-                           std::to_string(mark.column + 1) + ": " + message);
-  }
-  Status Error(const YAML::Node& node, const std::string& message) const {
-    return Error(node.Mark(), message);
-  }
-  // A null value's mark is wherever the parser went next (often the following line), so errors
-  // about a value point at its key when the value is null.
-  Status Error(const YAML::Node& key, const YAML::Node& value, const std::string& message) const {
-    return Error(value.IsNull() ? key.Mark() : value.Mark(), message);
-  }
+  explicit Decoder(std::string_view file)
+      : yaml::Decoder(file, Options{.sequence_as_list = false}) {}
 
   Result<Calendar> Document(const YAML::Node& root) const {
     if (!root.IsDefined() || root.IsNull()) {
-      return InvalidArgument(file_ + ": empty calendar: want a map with the key \"events\"");
+      return InvalidArgument(file() + ": empty calendar: want a map with the key \"events\"");
     }
     if (!root.IsMap()) {
       return Error(root, std::string("top level must be a map with the key \"events\", got ") +
-                             KindName(root));
+                             Kind(root));
     }
-    // Optional, not a default YAML::Node: assigning to a YAML::Node writes through to the
-    // document instead of rebinding the handle.
-    std::optional<YAML::Node> events, events_key;
-    for (auto it = root.begin(); it != root.end(); ++it) {
-      FORESIGHT_RETURN_IF_ERROR(CheckKey(it->first, "the top level"));
-      std::string key = it->first.Scalar();
-      if (key != "events") {
-        return Error(it->first, "unknown key \"" + key + "\" at the top level (allowed: events)");
-      }
-      if (events) return Error(it->first, "duplicate key \"events\" at the top level");
-      events.emplace(it->second);
-      events_key.emplace(it->first);
-    }
-    if (!events) return Error(root, "missing key \"events\"");
-    if (!events->IsSequence()) {
-      return Error(*events_key, *events,
-                   std::string("events must be a sequence, got ") + KindName(*events));
+    Result<Fields> fields = FieldsOf(root, "at the top level", {"events"});
+    if (!fields.ok()) return fields.status();
+    auto events = fields->find("events");
+    if (events == fields->end()) return Error(root, "missing key \"events\"");
+    if (!events->second.value.IsSequence()) {
+      return Error(events->second, std::string("events must be a sequence, got ") +
+                                       Kind(events->second.value));
     }
     std::vector<CalendarEvent> out;
     int index = 0;
-    for (const YAML::Node& item : *events) {
+    for (const YAML::Node& item : events->second.value) {
       ++index;
       Result<CalendarEvent> event = Event(item, index);
       if (!event.ok()) return event.status();
@@ -118,7 +69,7 @@ class Decoder {
  private:
   Status CheckKey(const YAML::Node& key, const std::string& where) const {
     if (!key.IsScalar()) {
-      return Error(key, std::string("keys must be strings, got ") + KindName(key) + " in " + where);
+      return Error(key, std::string("keys must be strings, got ") + Kind(key) + " in " + where);
     }
     return Status::Ok();
   }
@@ -127,7 +78,7 @@ class Decoder {
   Result<std::string> ScalarOf(const Field& f, const std::string& what,
                                const std::string& want) const {
     if (!f.value.IsScalar()) {
-      return Error(f.key, f.value, what + " must be " + want + ", got " + KindName(f.value));
+      return Error(f, what + " must be " + want + ", got " + Kind(f.value));
     }
     return f.value.Scalar();
   }
@@ -147,10 +98,13 @@ class Decoder {
   Result<CalendarEvent> Event(const YAML::Node& item, int index) const {
     const std::string numbered = "event #" + std::to_string(index);
     if (!item.IsMap()) {
-      return Error(item, numbered + " must be a map, got " + KindName(item));
+      return Error(item, numbered + " must be a map, got " + Kind(item));
     }
     static const char* const kKeys[] = {"name", "start", "end", "every", "until", "monthly"};
-    std::map<std::string, Field> fields;
+    // Not FieldsOf: an unknown key is reported after the name, so that it can name the event.
+    // Optional, not a default YAML::Node: assigning to a YAML::Node writes through to the
+    // document instead of rebinding the handle.
+    Fields fields;
     std::optional<YAML::Node> unknown;
     for (auto it = item.begin(); it != item.end(); ++it) {
       FORESIGHT_RETURN_IF_ERROR(CheckKey(it->first, numbered));
@@ -160,7 +114,7 @@ class Decoder {
         continue;
       }
       if (fields.count(key) > 0) {
-        return Error(it->first, "duplicate key \"" + key + "\" in " + numbered);
+        return Error(it->first, "duplicate key " + Quote(key) + " in " + numbered);
       }
       fields.emplace(key, Field{it->first, it->second});
     }
@@ -168,9 +122,9 @@ class Decoder {
     CalendarEvent event;
     auto name_it = fields.find("name");
     if (name_it == fields.end()) return Error(item, numbered + " has no name");
-    Result<std::string> name = ScalarOf(name_it->second, "name of " + numbered, "a string");
+    Result<std::string> name = String(name_it->second, "name of " + numbered);
     if (!name.ok()) return name.status();
-    if (!ValidName(*name)) {
+    if (!yaml::ValidLabelName(*name)) {
       return Error(name_it->second.value,
                    "name of " + numbered + " \"" + *name + "\" must match [a-zA-Z_][a-zA-Z0-9_]*");
     }
@@ -243,37 +197,27 @@ class Decoder {
     const YAML::Node& monthly = field.value;
     if (!monthly.IsMap()) {
       return Error(
-          field.key, monthly,
-          "monthly of " + label + " must be a map like {day: -1}, got " + KindName(monthly));
+          field, "monthly of " + label + " must be a map like {day: -1}, got " + Kind(monthly));
     }
-    std::optional<Field> day;
-    for (auto it = monthly.begin(); it != monthly.end(); ++it) {
-      FORESIGHT_RETURN_IF_ERROR(CheckKey(it->first, "monthly of " + label));
-      std::string key = it->first.Scalar();
-      if (key != "day") {
-        return Error(it->first,
-                     "unknown key \"" + key + "\" in monthly of " + label + " (allowed: day)");
-      }
-      if (day) return Error(it->first, "duplicate key \"day\" in monthly of " + label);
-      day.emplace(Field{it->first, it->second});
-    }
-    if (!day) return Error(monthly, "monthly of " + label + " needs \"day\"");
-    Result<std::string> text = ScalarOf(*day, "monthly.day of " + label, "an integer");
+    Result<Fields> fields = FieldsOf(monthly, "in monthly of " + label, {"day"});
+    if (!fields.ok()) return fields.status();
+    auto it = fields->find("day");
+    if (it == fields->end()) return Error(monthly, "monthly of " + label + " needs \"day\"");
+    const Field& day = it->second;
+    Result<std::string> text = ScalarOf(day, "monthly.day of " + label, "an integer");
     if (!text.ok()) return text.status();
     int value = 0;
     auto [ptr, ec] = std::from_chars(text->data(), text->data() + text->size(), value);
     if (ec != std::errc() || ptr != text->data() + text->size()) {
-      return Error(day->value,
+      return Error(day.value,
                    "monthly.day of " + label + " must be an integer, got \"" + *text + "\"");
     }
     if (!((value >= 1 && value <= 28) || (value >= -3 && value <= -1))) {
-      return Error(day->value,
+      return Error(day.value,
                    "monthly.day of " + label + " must be 1..28 or -1..-3, got " + *text);
     }
     return value;
   }
-
-  std::string file_;
 };
 
 struct Interval {
@@ -373,12 +317,12 @@ std::shared_ptr<const forecast::Regressors> Calendar::Regressors(int64_t grid_st
 }
 
 Result<Calendar> ParseCalendar(std::string_view yaml_text, std::string_view file_name_for_errors) {
+  Result<YAML::Node> root =
+      yaml::ParseYaml(yaml_text, file_name_for_errors, "YAML syntax error: ");
+  if (!root.ok()) return root.status();
   Decoder decoder(file_name_for_errors);
   try {
-    YAML::Node root = YAML::Load(std::string(yaml_text));
-    return decoder.Document(root);
-  } catch (const YAML::ParserException& e) {
-    return decoder.Error(e.mark, "YAML syntax error: " + e.msg);
+    return decoder.Document(*root);
   } catch (const YAML::Exception& e) {
     return decoder.Error(e.mark, e.msg);
   } catch (const std::exception& e) {
