@@ -1,8 +1,18 @@
 #pragma once
 
-// A small HTTP(S) server on civetweb for our daemons (foresight_exporter, foresight_webhook):
-// one handler function sees every request and routes it itself. civetweb's worker threads call
-// the handler concurrently, so it must be thread-safe.
+// A small HTTP(S) server for our daemons (foresight_exporter, foresight_webhook): one handler
+// function sees every request and routes it itself. The server's threads call the handler
+// concurrently, so it must be thread-safe.
+//
+// Two backends serve behind this one interface: plain HTTP on civetweb, HTTPS on GNU
+// libmicrohttpd with GnuTLS. Debian 12's civetweb 1.15 has no working TLS: it loads OpenSSL at
+// run time by OpenSSL 1.1 names that OpenSSL 3 no longer exports, and crashes through a NULL
+// function pointer where it does not check. Handlers and clients see the same behaviour from
+// both (the tests run one suite over both), except that:
+//   - "[v6]:port" works over HTTPS only: Debian's civetweb is built without IPv6.
+//   - HTTPS rounds request_timeout up to whole seconds.
+//   - Over HTTPS, a chunked body that runs more than 256 KiB past max_body_bytes is cut off
+//     without its 413, and a request line that is no request line is closed without an answer.
 
 #include <chrono>
 #include <cstddef>
@@ -63,8 +73,14 @@ struct ServerOptions {
   // Both or neither: serve HTTPS with this certificate chain (PEM) and key.
   std::string tls_cert_file;
   std::string tls_key_file;
-  // A connection idle or stuck this long is closed.
+  // A connection idle or stuck this long is closed. (HTTPS rounds it up to whole seconds.)
   std::chrono::milliseconds request_timeout{30000};
+  // Called with the status whenever the server answers a request itself instead of calling the
+  // handler: 413 for a body over max_body_bytes, 400 (or 411, 431, ...) for a request it cannot
+  // parse, 503 for one that arrives while the server is being destroyed. Called on a server
+  // thread, possibly several at once (and, for what libmicrohttpd answers itself, just after
+  // the answer is written), so it must be thread-safe; what it throws is ignored.
+  std::function<void(int status)> on_refused;
 };
 
 class Server {
