@@ -270,14 +270,17 @@ int Run(int argc, char** argv) {
     break;
   }
   api.SetReady(false);
-  server->reset();  // no new notifications
+  // First the engine: from here no queued job starts (running ones get the grace, then are
+  // aborted). Notifications still arriving meanwhile are journaled and stay queued for the next
+  // start, so stopping the server only after this loses nothing.
+  (*engine)->Stop();
+  server->reset();
   {
     std::lock_guard<std::mutex> lock(prune_mu);
     prune_stop = true;
   }
   prune_cv.notify_all();
   pruner.join();
-  (*engine)->Stop();  // running jobs finish or are aborted; queued ones stay for the next start
   engine->reset();
   journal->reset();
   log::Info("stopped");

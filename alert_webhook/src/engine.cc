@@ -217,6 +217,47 @@ Result<IntakeResult> Engine::Accept(const Notification& n, std::string_view body
   record.alerts = static_cast<int>(n.alerts.size());
   record.body = std::string(body);
 
+  // Everything that needs no journal is worked out here, so that the journal's single writer
+  // thread, which every intake waits for, only runs the lookups and inserts.
+  struct Candidate {
+    int alert_index;
+    const PlaybookConfig* playbook;  // null: no playbook matched the alert
+    JobRecord job;                   // the job to create when the journal allows it
+  };
+  std::vector<Candidate> candidates;
+  for (size_t i = 0; i < n.alerts.size(); ++i) {
+    const Alert& alert = n.alerts[i];
+    std::vector<const PlaybookConfig*> playbooks = config->Matching(alert.labels);
+    if (playbooks.empty()) {
+      candidates.push_back({static_cast<int>(i), nullptr, JobRecord{}});
+      continue;
+    }
+    const Phase phase = alert.status == AlertStatus::kFiring ? Phase::kFiring : Phase::kResolved;
+    const std::string alert_json = AlertToJson(alert, n);
+    for (const PlaybookConfig* p : playbooks) {
+      JobRecord job;
+      job.playbook = p->name;
+      job.phase = phase;
+      job.fingerprint = alert.fingerprint;
+      job.starts_at_ms = alert.starts_at_ms;
+      job.state = JobState::kQueued;
+      job.dry_run = config->dry_run || p->dry_run;
+      job.created_ms = now;
+      job.alert_json = alert_json;
+      Result<std::string> target = p->target.Render(IntakeData(alert, n, p->name, phase));
+      if (target.ok()) {
+        job.target = *target;
+      } else {
+        // A job that fails at once is visible in the API and the metrics; silently dropping
+        // the alert would not be.
+        job.state = JobState::kFailed;
+        job.finished_ms = now;
+        job.error = "target: " + target.status().message();
+      }
+      candidates.push_back({static_cast<int>(i), p, std::move(job)});
+    }
+  }
+
   IntakeResult result;
   std::vector<JobRecord> new_jobs;
   Status st = journal_->Write([&](Tx& tx) -> Status {
@@ -226,84 +267,59 @@ Result<IntakeResult> Engine::Accept(const Notification& n, std::string_view body
     Result<int64_t> id = tx.InsertNotification(record);
     if (!id.ok()) return id.status();
     result.notification_id = *id;
-    for (size_t i = 0; i < n.alerts.size(); ++i) {
-      const Alert& alert = n.alerts[i];
-      std::vector<const PlaybookConfig*> playbooks = config->Matching(alert.labels);
-      if (playbooks.empty()) {
-        AlertOutcome o{static_cast<int>(i), alert.fingerprint, "", "unmatched", 0};
+    for (const Candidate& c : candidates) {
+      const Alert& alert = n.alerts[c.alert_index];
+      AlertOutcome o{c.alert_index, alert.fingerprint, "", "", 0};
+      if (c.playbook == nullptr) {
+        o.outcome = "unmatched";
         FORESIGHT_RETURN_IF_ERROR(tx.InsertAlertOutcome(*id, o));
         result.outcomes.push_back(o);
         continue;
       }
-      for (const PlaybookConfig* p : playbooks) {
-        const Phase phase =
-            alert.status == AlertStatus::kFiring ? Phase::kFiring : Phase::kResolved;
-        AlertOutcome o{static_cast<int>(i), alert.fingerprint, p->name, "", 0};
-        JobRecord job;
-        job.notification_id = *id;
-        job.playbook = p->name;
-        job.phase = phase;
-        job.fingerprint = alert.fingerprint;
-        job.starts_at_ms = alert.starts_at_ms;
-        job.state = JobState::kQueued;
-        job.dry_run = config->dry_run || p->dry_run;
-        job.created_ms = now;
-        job.alert_json = AlertToJson(alert, n);
-        Result<std::string> target = p->target.Render(IntakeData(alert, n, p->name, phase));
-        if (target.ok()) {
-          job.target = *target;
-        } else {
-          // A job that fails at once is visible in the API and the metrics; silently dropping
-          // the alert would not be.
-          job.target = "";
-          job.state = JobState::kFailed;
-          job.finished_ms = now;
-          job.error = "target: " + target.status().message();
-        }
-
-        if (phase == Phase::kFiring) {
-          auto same = tx.LatestJobForAlert(p->name, phase, alert.fingerprint, alert.starts_at_ms);
-          if (!same.ok()) return same.status();
-          if (same->has_value() && !IsTerminal((*same)->state)) {
-            o.outcome = "duplicate";
-            o.job_id = (*same)->id;
-          } else if (p->cooldown.count() > 0 && job.state == JobState::kQueued) {
-            auto last = tx.LatestFiringJobForTarget(p->name, job.target);
-            if (!last.ok()) return last.status();
-            if (last->has_value() && (*last)->created_ms > now - p->cooldown.count()) {
-              o.outcome = "cooldown";
-              o.job_id = (*last)->id;
-            }
-          }
-        } else {
-          if (p->resolve_steps.empty()) {
-            o.outcome = "no_resolve_steps";
-          } else {
-            auto resolved =
-                tx.LatestJobForAlert(p->name, phase, alert.fingerprint, alert.starts_at_ms);
-            if (!resolved.ok()) return resolved.status();
-            if (resolved->has_value()) {
-              o.outcome = "duplicate";
-              o.job_id = (*resolved)->id;
-            } else {
-              auto fired = tx.LatestJobForAlert(p->name, Phase::kFiring, alert.fingerprint,
-                                                alert.starts_at_ms);
-              if (!fired.ok()) return fired.status();
-              if (!fired->has_value()) o.outcome = "no_firing_job";
-            }
+      const PlaybookConfig* p = c.playbook;
+      o.playbook = p->name;
+      const Phase phase = c.job.phase;
+      if (phase == Phase::kFiring) {
+        auto same = tx.LatestJobForAlert(p->name, phase, alert.fingerprint, alert.starts_at_ms);
+        if (!same.ok()) return same.status();
+        if (same->has_value() && !IsTerminal((*same)->state)) {
+          o.outcome = "duplicate";
+          o.job_id = (*same)->id;
+        } else if (p->cooldown.count() > 0 && c.job.state == JobState::kQueued) {
+          auto last = tx.LatestFiringJobForTarget(p->name, c.job.target);
+          if (!last.ok()) return last.status();
+          if (last->has_value() && (*last)->created_ms > now - p->cooldown.count()) {
+            o.outcome = "cooldown";
+            o.job_id = (*last)->id;
           }
         }
-        if (o.outcome.empty()) {
-          Result<int64_t> job_id = tx.InsertJob(job);
-          if (!job_id.ok()) return job_id.status();
-          job.id = *job_id;
-          o.outcome = "job";
-          o.job_id = job.id;
-          new_jobs.push_back(job);
+      } else if (p->resolve_steps.empty()) {
+        o.outcome = "no_resolve_steps";
+      } else {
+        auto resolved = tx.LatestJobForAlert(p->name, phase, alert.fingerprint, alert.starts_at_ms);
+        if (!resolved.ok()) return resolved.status();
+        if (resolved->has_value()) {
+          o.outcome = "duplicate";
+          o.job_id = (*resolved)->id;
+        } else {
+          auto fired = tx.LatestJobForAlert(p->name, Phase::kFiring, alert.fingerprint,
+                                            alert.starts_at_ms);
+          if (!fired.ok()) return fired.status();
+          if (!fired->has_value()) o.outcome = "no_firing_job";
         }
-        FORESIGHT_RETURN_IF_ERROR(tx.InsertAlertOutcome(*id, o));
-        result.outcomes.push_back(o);
       }
+      if (o.outcome.empty()) {
+        JobRecord job = c.job;
+        job.notification_id = *id;
+        Result<int64_t> job_id = tx.InsertJob(job);
+        if (!job_id.ok()) return job_id.status();
+        job.id = *job_id;
+        o.outcome = "job";
+        o.job_id = job.id;
+        new_jobs.push_back(std::move(job));
+      }
+      FORESIGHT_RETURN_IF_ERROR(tx.InsertAlertOutcome(*id, o));
+      result.outcomes.push_back(o);
     }
     return Status::Ok();
   });
@@ -534,7 +550,7 @@ void Engine::RunJob(JobRecord job, std::shared_ptr<Running> running) {
       if (running->abort.load()) {
         step.state = StepState::kAborted;
         step.error = "not run: the job was aborted";
-        WriteOrLog([&](Tx& tx) { return tx.UpdateStep(job.id, step); }, "step aborted");
+        WriteOrLog([&](Tx& tx) { return tx.UpdateStep(job.id, step); }, "step aborted").IgnoreError();
         continue;
       }
       const bool run = sc.when == When::kAlways || (sc.when == When::kOnSuccess && !failed) ||
@@ -543,7 +559,7 @@ void Engine::RunJob(JobRecord job, std::shared_ptr<Running> running) {
         step.state = StepState::kSkipped;
         step.error = std::string("when: ") + WhenName(sc.when) +
                      (failed ? " and an earlier step failed" : " and no earlier step failed");
-        WriteOrLog([&](Tx& tx) { return tx.UpdateStep(job.id, step); }, "step skipped");
+        WriteOrLog([&](Tx& tx) { return tx.UpdateStep(job.id, step); }, "step skipped").IgnoreError();
         continue;
       }
       Result<std::string> detail = sc.action->Describe((*data)->data);
@@ -554,14 +570,14 @@ void Engine::RunJob(JobRecord job, std::shared_ptr<Running> running) {
         step.error = detail.status().message();
         failed = true;
         if (first_error.empty()) first_error = "step " + step.name + ": " + step.error;
-        WriteOrLog([&](Tx& tx) { return tx.UpdateStep(job.id, step); }, "step failed");
+        WriteOrLog([&](Tx& tx) { return tx.UpdateStep(job.id, step); }, "step failed").IgnoreError();
         continue;
       }
       step.detail = *detail;
       if (job.dry_run) {
         step.state = StepState::kDryRun;
         step.finished_ms = step.started_ms;
-        WriteOrLog([&](Tx& tx) { return tx.UpdateStep(job.id, step); }, "step dry run");
+        WriteOrLog([&](Tx& tx) { return tx.UpdateStep(job.id, step); }, "step dry run").IgnoreError();
         continue;
       }
       step.state = StepState::kRunning;
@@ -597,7 +613,7 @@ void Engine::RunJob(JobRecord job, std::shared_ptr<Running> running) {
                  "step finished",
                  {{"job", job_id}, {"step", step.name}, {"kind", step.kind},
                   {"state", StepStateName(step.state)}, {"err", step.error}});
-      WriteOrLog([&](Tx& tx) { return tx.UpdateStep(job.id, step); }, "step result");
+      WriteOrLog([&](Tx& tx) { return tx.UpdateStep(job.id, step); }, "step result").IgnoreError();
     }
   }
 
@@ -610,7 +626,7 @@ void Engine::RunJob(JobRecord job, std::shared_ptr<Running> running) {
     job.error = first_error;
   }
   job.finished_ms = now_ms();
-  WriteOrLog([&job](Tx& tx) { return tx.UpdateJob(job); }, "job result");
+  WriteOrLog([&job](Tx& tx) { return tx.UpdateJob(job); }, "job result").IgnoreError();
   metrics_->JobFinished(job.playbook, JobStateName(job.state));
   log::Write(job.state == JobState::kSucceeded ? log::Level::kInfo : log::Level::kWarn,
              "job finished",
