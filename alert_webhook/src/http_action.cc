@@ -22,6 +22,7 @@
 #include <optional>
 #include <utility>
 
+#include "foresight/common/text.h"
 #include "foresight/common/timeparse.h"
 #include "foresight/common/version.h"
 #include "foresight/webhook/action.h"
@@ -33,26 +34,6 @@ namespace {
 using std::chrono::milliseconds;
 
 constexpr int64_t kDefaultMaxOutputBytes = 65536;
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
-
-// RFC 9110 token characters.
-bool ValidHeaderName(std::string_view name) {
-  if (name.empty()) return false;
-  for (char c : name) {
-    bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-    if (!alnum && std::string_view("!#$%&'*+-.^_`|~").find(c) == std::string_view::npos) {
-      return false;
-    }
-  }
-  return true;
-}
 
 bool HasLineBreak(std::string_view s) {
   return s.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos;
@@ -179,7 +160,7 @@ StepResult HttpAction::Run(const StepContext& ctx) const {
   };
   bool has_content_type = false;
   for (const auto& [name, value] : request->headers) {
-    if (Lower(name) == "content-type") has_content_type = true;
+    if (AsciiLower(name) == "content-type") has_content_type = true;
     // "Name:" would remove the header; "Name;" is libcurl's way to send it empty.
     add_header(value.empty() ? name + ";" : name + ": " + value);
   }
@@ -315,12 +296,12 @@ class HttpKind final : public ActionKind {
 
     if (const yaml::Field* f = field("headers")) {
       Result<std::map<std::string, std::string>> checked =
-          decoder.StringMap(*f, label + ": headers", &ValidHeaderName, "header name");
+          decoder.StringMap(*f, label + ": headers", &ValidHttpHeaderName, "header name");
       if (!checked.ok()) return checked.status();
       std::map<std::string, YAML::Mark> seen;  // lower-cased: header names are case-insensitive
       for (auto it = f->value.begin(); it != f->value.end(); ++it) {
         const std::string& name = it->first.Scalar();
-        const std::string lower = Lower(name);
+        const std::string lower = AsciiLower(name);
         if (lower == "content-length" || lower == "transfer-encoding") {
           return decoder.Error(it->first, label + ": header " + yaml::Quote(name) +
                                               " is set by the client and cannot be configured");

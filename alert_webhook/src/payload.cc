@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "foresight/common/text.h"
 #include "foresight/common/timeparse.h"
 
 // Decisions the header leaves open, pinned by payload_test.cc:
@@ -54,47 +55,6 @@ bool IsLabelName(std::string_view s) {
     }
   }
   return true;
-}
-
-// Length of the well-formed UTF-8 sequence at s[pos], or 0 (overlong forms, surrogates and code
-// points above U+10FFFF are not well formed).
-size_t Utf8SequenceLength(std::string_view s, size_t pos) {
-  const auto byte = [&](size_t i) { return static_cast<unsigned char>(s[i]); };
-  const unsigned char b0 = byte(pos);
-  if (b0 < 0x80) {
-    return 1;
-  }
-  size_t len = 0;
-  unsigned char lo = 0x80;
-  unsigned char hi = 0xBF;
-  if (b0 >= 0xC2 && b0 <= 0xDF) {
-    len = 2;
-  } else if (b0 >= 0xE0 && b0 <= 0xEF) {
-    len = 3;
-    if (b0 == 0xE0) {
-      lo = 0xA0;
-    } else if (b0 == 0xED) {
-      hi = 0x9F;
-    }
-  } else if (b0 >= 0xF0 && b0 <= 0xF4) {
-    len = 4;
-    if (b0 == 0xF0) {
-      lo = 0x90;
-    } else if (b0 == 0xF4) {
-      hi = 0x8F;
-    }
-  } else {
-    return 0;
-  }
-  if (pos + len > s.size() || byte(pos + 1) < lo || byte(pos + 1) > hi) {
-    return 0;
-  }
-  for (size_t i = 2; i < len; ++i) {
-    if (byte(pos + i) < 0x80 || byte(pos + i) > 0xBF) {
-      return 0;
-    }
-  }
-  return len;
 }
 
 // Appends s escaped so that an error message stays one line of valid UTF-8: control characters

@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "foresight/common/log.h"
+#include "foresight/common/text.h"
 #include "foresight/common/timeparse.h"
 #include "foresight/common/version.h"
 
@@ -142,21 +143,6 @@ json JobJson(const JobRecord& job, bool with_steps) {
     j["steps"] = std::move(steps);
   }
   return j;
-}
-
-std::string HtmlEscape(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out.push_back(c);
-    }
-  }
-  return out;
 }
 
 Result<LabelSet> StringMapOf(const json& j, const std::string& what) {

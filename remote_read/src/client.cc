@@ -7,6 +7,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "foresight/common/text.h"
 #include "foresight/common/version.h"
 
 namespace foresight::remote_read {
@@ -65,12 +66,6 @@ bool StartsWith(std::string_view s, std::string_view prefix) {
   return s.size() >= prefix.size() && s.substr(0, prefix.size()) == prefix;
 }
 
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 // Receives one HTTP response and routes its body to the decoder its Content-Type calls for.
 class ResponseRouter final : public HttpResponseHandler {
  public:
@@ -85,7 +80,7 @@ class ResponseRouter final : public HttpResponseHandler {
       mode_ = Mode::kErrorBody;
       return Status::Ok();
     }
-    const std::string ct = Lower(content_type);
+    const std::string ct = AsciiLower(content_type);
     if (StartsWith(ct, "application/x-streamed-protobuf")) {
       if (ct.find("proto=prometheus.chunkedreadresponse") == std::string::npos) {
         return FailedPrecondition("unknown response type: streamed Content-Type \"" +
@@ -304,7 +299,7 @@ Status Client::Read(std::span<const Query> queries, const SeriesCallback& callba
         // some remote-read implementations answer 400 instead of ignoring the unknown type.
         if (code == 400 && !fell_back &&
             options_.response == ResponsePreference::kStreamedThenSamples &&
-            Lower(text).find("response type") != std::string::npos) {
+            AsciiLower(text).find("response type") != std::string::npos) {
           fell_back = true;
           std::vector<ResponseType> samples_only = {ResponseType::kSamples};
           auto body = EncodeReadRequest(queries, samples_only);

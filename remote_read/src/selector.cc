@@ -6,6 +6,8 @@
 #include <string>
 #include <utility>
 
+#include "foresight/common/text.h"
+
 namespace foresight::remote_read {
 namespace {
 
@@ -22,51 +24,6 @@ bool IsLabelNameStart(char c) { return IsAlpha(c) || c == '_'; }
 bool IsLabelNameChar(char c) { return IsLabelNameStart(c) || IsDigit(c); }
 bool IsMetricNameStart(char c) { return IsLabelNameStart(c) || c == ':'; }
 bool IsMetricNameChar(char c) { return IsLabelNameChar(c) || c == ':'; }
-
-// Length of the well-formed UTF-8 sequence starting at s[pos], or 0 if there is none there
-// (overlong forms, surrogates and code points above U+10FFFF are not well formed).
-size_t Utf8SequenceLength(std::string_view s, size_t pos) {
-  const auto byte = [&](size_t i) { return static_cast<unsigned char>(s[i]); };
-  const unsigned char b0 = byte(pos);
-  if (b0 < 0x80) {
-    return 1;
-  }
-  size_t len = 0;
-  unsigned char lo = 0x80;
-  unsigned char hi = 0xBF;
-  if (b0 >= 0xC2 && b0 <= 0xDF) {
-    len = 2;
-  } else if (b0 >= 0xE0 && b0 <= 0xEF) {
-    len = 3;
-    if (b0 == 0xE0) {
-      lo = 0xA0;
-    } else if (b0 == 0xED) {
-      hi = 0x9F;
-    }
-  } else if (b0 >= 0xF0 && b0 <= 0xF4) {
-    len = 4;
-    if (b0 == 0xF0) {
-      lo = 0x90;
-    } else if (b0 == 0xF4) {
-      hi = 0x8F;
-    }
-  } else {
-    return 0;
-  }
-  if (pos + len > s.size()) {
-    return 0;
-  }
-  // Only the second byte has a narrowed range; the rest are plain continuation bytes.
-  if (byte(pos + 1) < lo || byte(pos + 1) > hi) {
-    return 0;
-  }
-  for (size_t i = 2; i < len; ++i) {
-    if (byte(pos + i) < 0x80 || byte(pos + i) > 0xBF) {
-      return 0;
-    }
-  }
-  return len;
-}
 
 void AppendUtf8(std::string* out, uint32_t cp) {
   if (cp < 0x80) {

@@ -65,7 +65,6 @@ class RequestGate {
 // client still writing (curl 7.88) then reports a broken pipe instead of the answer.
 inline constexpr size_t kDrainBytes = 256 * 1024;
 
-std::string ToLower(std::string_view s);
 bool ContainsIgnoreCase(std::string_view haystack, std::string_view needle);
 
 // Request::path for a request target (origin-form "/a%20b?x", or absolute-form): percent-decoded,

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "backend.h"
+#include "foresight/common/text.h"
 
 namespace foresight::http::internal {
 namespace {
@@ -206,11 +207,11 @@ class CivetwebServer final : public Backend {
     for (int i = 0; i < info.num_headers; ++i) {
       const mg_header& h = info.http_headers[i];
       if (h.name != nullptr) {
-        req.headers[ToLower(h.name)] = h.value != nullptr ? h.value : "";
+        req.headers[AsciiLower(h.name)] = h.value != nullptr ? h.value : "";
       }
     }
     const bool chunked = ContainsIgnoreCase(req.Header("transfer-encoding"), "chunked");
-    const bool expects_continue = ToLower(req.Header("expect")) == "100-continue";
+    const bool expects_continue = AsciiLower(req.Header("expect")) == "100-continue";
     if (!chunked && info.content_length > 0 &&
         static_cast<unsigned long long>(info.content_length) > options_.max_body_bytes) {
       // Refused on the declared length alone. A client that waits for 100 Continue sends
@@ -266,7 +267,7 @@ class CivetwebServer final : public Backend {
       out += "Content-Length: " + std::to_string(resp.body.size()) + "\r\n";
     }
     for (const auto& [name, value] : resp.headers) {
-      std::string lower = ToLower(name);
+      std::string lower = AsciiLower(name);
       if (IsServerHeader(lower) || (lower == "content-type" && !bodiless)) {
         continue;
       }
@@ -366,7 +367,7 @@ Status CivetwebServer::Start(const ListenSpec& listen) {
       size_t close = why.find(')', open);
       if (open != std::string::npos && close != std::string::npos) {
         return Unavailable("cannot listen on " + address + ": " +
-                           ToLower(why.substr(open + 1, close - open - 1)));
+                           AsciiLower(why.substr(open + 1, close - open - 1)));
       }
     }
     return Unavailable("cannot listen on " + address + ": " + why);

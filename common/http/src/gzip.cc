@@ -3,17 +3,12 @@
 #include <zlib.h>
 
 #include <algorithm>
-#include <cctype>
 #include <cstdlib>
+
+#include "foresight/common/text.h"
 
 namespace foresight::http {
 namespace {
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 std::string_view Trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
@@ -24,7 +19,7 @@ std::string_view Trim(std::string_view s) {
 }  // namespace
 
 bool AcceptsGzip(const Request& request) {
-  const std::string header = Lower(request.Header("accept-encoding"));
+  const std::string header = AsciiLower(request.Header("accept-encoding"));
   std::string_view rest = header;
   while (!rest.empty()) {
     const size_t comma = rest.find(',');

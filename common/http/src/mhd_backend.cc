@@ -27,6 +27,7 @@
 #include <utility>
 
 #include "backend.h"
+#include "foresight/common/text.h"
 
 namespace foresight::http::internal {
 namespace {
@@ -160,7 +161,7 @@ Result<int> Listen(const ListenSpec& listen, const std::string& address) {
 
   int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (fd < 0) {
-    return Unavailable("cannot listen on " + address + ": " + ToLower(std::strerror(errno)));
+    return Unavailable("cannot listen on " + address + ": " + AsciiLower(std::strerror(errno)));
   }
   const int on = 1;
   // As civetweb does: a restarted daemon can take its port while old connections linger in
@@ -176,7 +177,7 @@ Result<int> Listen(const ListenSpec& listen, const std::string& address) {
     if (err == EADDRINUSE) {
       return Unavailable("cannot listen on " + address + ": address in use");
     }
-    return Unavailable("cannot listen on " + address + ": " + ToLower(std::strerror(err)));
+    return Unavailable("cannot listen on " + address + ": " + AsciiLower(std::strerror(err)));
   }
   return fd;
 }
@@ -350,7 +351,7 @@ class MhdServer final : public Backend {
         conn, MHD_HEADER_KIND,
         [](void* cls, MHD_ValueKind, const char* key, const char* value) -> MHD_Result {
           if (key != nullptr) {
-            (*static_cast<std::map<std::string, std::string>*>(cls))[ToLower(key)] =
+            (*static_cast<std::map<std::string, std::string>*>(cls))[AsciiLower(key)] =
                 value != nullptr ? value : "";
           }
           return MHD_YES;
@@ -371,7 +372,7 @@ class MhdServer final : public Backend {
       // A client already sending a body of up to kDrainBytes gets its 413 after the body is
       // read and dropped instead, so that the close does not reset the connection under it.
       ex.too_large = true;
-      if (ToLower(req.Header("expect")) == "100-continue" || length > kDrainBytes) {
+      if (AsciiLower(req.Header("expect")) == "100-continue" || length > kDrainBytes) {
         return Refuse(conn, TooLarge(options_.max_body_bytes), ex);
       }
       NotifyRefused(options_, 413);
@@ -401,7 +402,7 @@ class MhdServer final : public Backend {
       MHD_add_response_header(out, MHD_HTTP_HEADER_CONTENT_TYPE, resp.content_type.c_str());
     }
     for (const auto& [name, value] : resp.headers) {
-      std::string lower = ToLower(name);
+      std::string lower = AsciiLower(name);
       if (IsServerHeader(lower) || (lower == "content-type" && !bodiless)) {
         continue;
       }
@@ -442,7 +443,7 @@ Status MhdServer::Start(const ListenSpec& listen, const TlsPem& tls) {
   // not documented, and closing one twice could close someone else's file.
   const int mhd_fd = fcntl(listen_fd_, F_DUPFD_CLOEXEC, 0);
   if (mhd_fd < 0) {
-    return Unavailable("cannot listen on " + address + ": " + ToLower(std::strerror(errno)));
+    return Unavailable("cannot listen on " + address + ": " + AsciiLower(std::strerror(errno)));
   }
 
   // MHD's connection timeout is in whole seconds.

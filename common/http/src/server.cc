@@ -13,22 +13,13 @@
 #include <vector>
 
 #include "backend.h"
+#include "foresight/common/text.h"
 
 namespace foresight::http {
 namespace internal {
 
-std::string ToLower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') {
-      c = static_cast<char>(c - 'A' + 'a');
-    }
-  }
-  return out;
-}
-
 bool ContainsIgnoreCase(std::string_view haystack, std::string_view needle) {
-  return ToLower(haystack).find(ToLower(needle)) != std::string::npos;
+  return AsciiLower(haystack).find(AsciiLower(needle)) != std::string::npos;
 }
 
 bool RequestGate::Enter() {
@@ -55,20 +46,6 @@ void RequestGate::CloseAndWait() {
 
 namespace {
 
-bool IsToken(const std::string& s) {
-  static constexpr std::string_view kSpecials = "!#$%&'*+-.^_`|~";
-  if (s.empty()) {
-    return false;
-  }
-  for (char c : s) {
-    bool alnum = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-    if (!alnum && kSpecials.find(c) == std::string_view::npos) {
-      return false;
-    }
-  }
-  return true;
-}
-
 bool IsFieldValue(const std::string& s) {
   return s.find_first_of(std::string_view("\r\n\0", 3)) == std::string::npos;
 }
@@ -76,7 +53,7 @@ bool IsFieldValue(const std::string& s) {
 bool CanCarry(const Response& resp) {
   bool valid = resp.status >= 200 && resp.status <= 599 && IsFieldValue(resp.content_type);
   for (const auto& [name, value] : resp.headers) {
-    valid = valid && IsToken(name) && IsFieldValue(value);
+    valid = valid && ValidHttpHeaderName(name) && IsFieldValue(value);
   }
   return valid;
 }
@@ -264,7 +241,7 @@ Result<internal::TlsPem> ReadTlsFiles(const std::string& cert_file, const std::s
 std::optional<std::string> internal::RequestPath(std::string_view target) {
   target = target.substr(0, target.find('?'));
   for (std::string_view scheme : {"http://", "https://"}) {
-    if (target.size() >= scheme.size() && ToLower(target.substr(0, scheme.size())) == scheme) {
+    if (target.size() >= scheme.size() && AsciiLower(target.substr(0, scheme.size())) == scheme) {
       size_t slash = target.find('/', scheme.size());
       target = slash == std::string_view::npos ? "/" : target.substr(slash);
       break;

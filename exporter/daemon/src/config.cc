@@ -12,6 +12,7 @@
 #include <sstream>
 #include <utility>
 
+#include "foresight/common/text.h"
 #include "foresight/common/timeparse.h"
 #include "foresight/forecast/registry.h"
 #include "foresight/remote_read/selector.h"
@@ -27,26 +28,6 @@ using yaml::Join;
 using yaml::KindName;
 using yaml::Quote;
 using yaml::ValidLabelName;
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
-
-// RFC 9110 token characters.
-bool ValidHeaderName(std::string_view name) {
-  if (name.empty()) return false;
-  for (char c : name) {
-    bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-    if (!alnum && std::string_view("!#$%&'*+-.^_`|~").find(c) == std::string_view::npos) {
-      return false;
-    }
-  }
-  return true;
-}
 
 std::string Resolve(const std::string& base_dir, const std::string& path) {
   if (path.empty() || base_dir.empty()) return path;
@@ -271,14 +252,14 @@ class Decoder : public yaml::Decoder {
         "accept-encoding", "user-agent",   "x-prometheus-remote-read-version"};
     std::map<std::string, YAML::Mark> seen;  // lower-cased: header names are case-insensitive
     for (auto it = f.value.begin(); it != f.value.end(); ++it) {
-      if (!it->first.IsScalar() || !ValidHeaderName(it->first.Scalar())) {
+      if (!it->first.IsScalar() || !ValidHttpHeaderName(it->first.Scalar())) {
         return Error(it->first, label + ": header name " +
                                     (it->first.IsScalar() ? Quote(it->first.Scalar())
                                                           : std::string(KindName(it->first))) +
                                     " must be an HTTP token such as X-Scope-OrgID");
       }
       const std::string& name = it->first.Scalar();
-      std::string lower = Lower(name);
+      std::string lower = AsciiLower(name);
       if (kReserved.count(lower) > 0) {
         return Error(it->first, label + ": header " + Quote(name) +
                                     " is set by the client and cannot be configured");
@@ -670,7 +651,7 @@ class Decoder : public yaml::Decoder {
     };
     skip_space();
     if (pos == text.size()) return agg;
-    const std::string op = Lower(word());
+    const std::string op = AsciiLower(word());
     if (op == "sum") {
       agg.op = AggregateOp::kSum;
     } else if (op == "avg") {
@@ -686,7 +667,7 @@ class Decoder : public yaml::Decoder {
     skip_space();
     if (pos == text.size()) return agg;
     const size_t clause_at = pos;
-    const std::string clause = Lower(word());
+    const std::string clause = AsciiLower(word());
     if (clause == "without") {
       agg.without = true;
     } else if (clause != "by") {

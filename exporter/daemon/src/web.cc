@@ -5,6 +5,7 @@
 #include <set>
 
 #include "foresight/common/log.h"
+#include "foresight/common/text.h"
 #include "foresight/common/timeparse.h"
 #include "foresight/common/version.h"
 #include "foresight/http/gzip.h"
@@ -16,21 +17,6 @@ nlohmann::json Number(double v) { return std::isfinite(v) ? nlohmann::json(v) : 
 
 nlohmann::json Time(const std::optional<int64_t>& ms) {
   return ms ? nlohmann::json(FormatRfc3339Ms(*ms)) : nlohmann::json();
-}
-
-std::string Escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out.push_back(c);
-    }
-  }
-  return out;
 }
 
 nlohmann::json BandsJson(const PublishedHorizon& h) {
@@ -50,7 +36,7 @@ std::string LandingPage(const std::vector<std::shared_ptr<const JobSnapshot>>& s
       ".ok{color:#080}.stale,.failed{color:#b00}.pending{color:#888}</style></head><body>\n"
       "<h1>Foresight Exporter</h1>\n<p>Version " + std::string(kVersion) + ". " +
       (ready ? "Ready." : "Not ready: some jobs have not refreshed yet.") + "</p>\n<ul>"
-      "<li><a href=\"" + Escape(telemetry_path) + "\">Metrics</a></li>"
+      "<li><a href=\"" + HtmlEscape(telemetry_path) + "\">Metrics</a></li>"
       "<li><a href=\"/api/v1/forecasts\">Forecasts (JSON)</a></li>"
       "<li><a href=\"/-/healthy\">Health</a>, <a href=\"/-/ready\">Readiness</a></li></ul>\n"
       "<h2>Jobs</h2>\n<table><tr><th>Job</th><th>State</th><th>Series</th><th>Selector</th>"
@@ -61,13 +47,13 @@ std::string LandingPage(const std::vector<std::shared_ptr<const JobSnapshot>>& s
     for (auto h : s->config->horizons) horizons += (horizons.empty() ? "" : ", ") + HorizonLabel(h);
     const char* state = JobStateName(st.state);
     html += "<tr><td><a href=\"/api/v1/forecasts?job=" + http::UrlEncode(s->job) + "\">" +
-            Escape(s->job) + "</a></td><td class=\"" + state + "\">" + state + "</td><td>" +
-            std::to_string(s->series.size()) + "</td><td><code>" + Escape(s->config->selector) +
-            "</code></td><td>" + HorizonLabel(s->config->step) + "</td><td>" + horizons +
+            HtmlEscape(s->job) + "</a></td><td class=\"" + state + "\">" + state + "</td><td>" +
+            std::to_string(s->series.size()) + "</td><td><code>" +
+            HtmlEscape(s->config->selector) + "</code></td><td>" + HorizonLabel(s->config->step) + "</td><td>" + horizons +
             "</td><td>" + (st.last_success_ms ? FormatRfc3339Ms(*st.last_success_ms) : "never") +
             "</td><td>" +
             std::to_string(st.dropped_max_series + st.vanished + st.fit_failed) + "</td><td>" +
-            Escape(st.error) + "</td></tr>\n";
+            HtmlEscape(st.error) + "</td></tr>\n";
   }
   html += "</table>\n</body></html>\n";
   return html;
