@@ -428,6 +428,11 @@ Status Engine::Abort(int64_t job_id) {
   Result<std::optional<JobRecord>> job = journal_->GetJob(job_id);
   if (!job.ok()) return job.status();
   if (!job->has_value()) return NotFound("no job " + std::to_string(job_id));
+  if (!IsTerminal((*job)->state)) {
+    // Committed by an intake that has not handed it to the queue yet (a moment), or a job
+    // between the queue and its thread: neither can be stopped from here right now.
+    return Unavailable("job " + std::to_string(job_id) + " is being scheduled; retry the abort");
+  }
   return FailedPrecondition("job " + std::to_string(job_id) + " is already " +
                             JobStateName((*job)->state));
 }
@@ -507,6 +512,9 @@ void Engine::RunJob(JobRecord job, std::shared_ptr<Running> running) {
 
   const std::vector<StepConfig>* steps = nullptr;
   if (p != nullptr) steps = job.phase == Phase::kResolved ? &p->resolve_steps : &p->steps;
+  // Dry-run as configured now, not only as when the job was queued: an operator who restarts
+  // with --dry-run, or reloads with dry_run: true, must not see queued jobs run for real.
+  if (config->dry_run || (p != nullptr && p->dry_run)) job.dry_run = true;
   auto data = TemplateDataForJob(job);
 
   job.state = JobState::kRunning;
@@ -533,6 +541,7 @@ void Engine::RunJob(JobRecord job, std::shared_ptr<Running> running) {
                             {"dry_run", job.dry_run ? "true" : "false"}});
 
   bool failed = false;
+  bool aborted = false;  // a step was stopped or skipped by an abort
   std::string first_error;
   if (!started.ok()) {
     failed = true;
@@ -548,6 +557,7 @@ void Engine::RunJob(JobRecord job, std::shared_ptr<Running> running) {
       const StepConfig& sc = (*steps)[i];
       StepRecord& step = job.steps[i];
       if (running->abort.load()) {
+        aborted = true;
         step.state = StepState::kAborted;
         step.error = "not run: the job was aborted";
         WriteOrLog([&](Tx& tx) { return tx.UpdateStep(job.id, step); }, "step aborted").IgnoreError();
@@ -600,6 +610,7 @@ void Engine::RunJob(JobRecord job, std::shared_ptr<Running> running) {
       StepResult r = sc.action->Run(ctx);
       metrics_->StepDuration(job.playbook, sc.kind, Seconds(clock_->MonotonicNow() - t0));
       step.state = r.state;
+      if (r.state == StepState::kAborted) aborted = true;
       step.exit_code = r.exit_code;
       step.output = std::move(r.output);
       step.output_truncated = r.output_truncated;
@@ -617,7 +628,8 @@ void Engine::RunJob(JobRecord job, std::shared_ptr<Running> running) {
     }
   }
 
-  if (running->abort.load()) {
+  // An abort that came after the last step finished changes nothing: the job did its work.
+  if (aborted) {
     job.state = JobState::kAborted;
     std::lock_guard<std::mutex> lock(mu_);
     job.error = running->abort_reason;

@@ -22,7 +22,10 @@
 #include <optional>
 #include <utility>
 
+#include <nlohmann/json.hpp>
+
 #include "foresight/common/text.h"
+#include "foresight/http/server.h"
 #include "foresight/common/timeparse.h"
 #include "foresight/common/version.h"
 #include "foresight/webhook/action.h"
@@ -74,6 +77,16 @@ struct SlistDeleter {
   void operator()(curl_slist* l) const { curl_slist_free_all(l); }
 };
 
+std::string UrlEncodeValue(std::string_view v) { return http::UrlEncode(v); }
+
+// The inside of a JSON string: a value can sit between quotes the body's author wrote without
+// ending the string.
+std::string JsonEscapeValue(std::string_view v) {
+  const std::string quoted = nlohmann::json(std::string(v)).dump(
+      -1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return quoted.substr(1, quoted.size() - 2);
+}
+
 class HttpAction final : public Action {
  public:
   struct Spec {
@@ -81,6 +94,7 @@ class HttpAction final : public Action {
     Template url;
     std::vector<std::pair<std::string, Template>> headers;
     std::optional<Template> body;
+    bool body_is_json = true;  // values rendered into the body are JSON-escaped
     std::string bearer_token_file;
     std::vector<int> expect_status;  // empty: any 2xx
     size_t max_output_bytes = kDefaultMaxOutputBytes;
@@ -104,7 +118,9 @@ class HttpAction final : public Action {
 
   Result<Request> Render(const TemplateData& data) const {
     Request r;
-    Result<std::string> url = spec_.url.Render(data);
+    // Values are percent-encoded: a label can fill a path segment or a query value, never add
+    // a '/', '?', '#' or '@' of its own (the scheme and host are literal, checked at load).
+    Result<std::string> url = spec_.url.Render(data, &UrlEncodeValue);
     if (!url.ok()) return url.status();
     r.url = std::move(*url);
     for (const auto& [name, value] : spec_.headers) {
@@ -118,7 +134,8 @@ class HttpAction final : public Action {
       r.headers.emplace_back(name, std::move(*v));
     }
     if (spec_.body) {
-      Result<std::string> b = spec_.body->Render(data);
+      Result<std::string> b =
+          spec_.body->Render(data, spec_.body_is_json ? &JsonEscapeValue : nullptr);
       if (!b.ok()) return b.status();
       r.body = std::move(*b);
     }
@@ -281,6 +298,13 @@ class HttpKind final : public ActionKind {
       return decoder.Error(*url, label + ": url " + yaml::Quote(*url_text) +
                                      " must start with http:// or https:// and a host");
     }
+    // The scheme and host are literal: a label must never choose where a request (and its
+    // bearer token) goes.
+    const size_t authority_end = url_text->find_first_of("/?#", scheme);
+    if (url_text->substr(0, authority_end).find("{{") != std::string::npos) {
+      return decoder.Error(*url, label + ": url " + yaml::Quote(*url_text) +
+                                     ": the scheme and host must be literal, not templated");
+    }
     Result<Template> url_template = DecodeTemplate(decoder, *url, label + ": url");
     if (!url_template.ok()) return url_template.status();
     spec.url = std::move(*url_template);
@@ -331,6 +355,12 @@ class HttpKind final : public ActionKind {
       Result<Template> t = DecodeTemplate(decoder, *f, label + ": body");
       if (!t.ok()) return t.status();
       spec.body = std::move(*t);
+      // JSON unless the headers say otherwise (the request is sent as application/json then).
+      for (const auto& [name, value] : spec.headers) {
+        if (AsciiLower(name) == "content-type") {
+          spec.body_is_json = AsciiLower(value.source()).find("json") != std::string::npos;
+        }
+      }
     }
 
     if (const yaml::Field* f = field("expect_status")) {

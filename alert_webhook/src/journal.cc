@@ -551,9 +551,11 @@ class TxImpl final : public Tx {
 
   Status UpdateJob(const JobRecord& job) override {
     Query q(c_,
-            "UPDATE jobs SET state = ?, started_ms = ?, finished_ms = ?, error = ? WHERE id = ?",
+            "UPDATE jobs SET state = ?, dry_run = ?, started_ms = ?, finished_ms = ?, error = ? "
+            "WHERE id = ?",
             "update job");
-    q.Text(JobStateName(job.state)).Int(job.started_ms).Int(job.finished_ms).Text(job.error);
+    q.Text(JobStateName(job.state)).Int(job.dry_run ? 1 : 0).Int(job.started_ms);
+    q.Int(job.finished_ms).Text(job.error);
     q.Int(job.id);
     FORESIGHT_RETURN_IF_ERROR(q.Run());
     if (sqlite3_changes64(c_.db()) == 0) {

@@ -241,7 +241,14 @@ Result<Template> Template::Parse(std::string_view text) {
   return t;
 }
 
-Result<std::string> Template::Render(const TemplateData& data) const {
+Result<std::string> Template::Render(const TemplateData& data, Escape escape) const {
+  auto put = [&](std::string& out, std::string_view value) {
+    if (escape != nullptr) {
+      out += escape(value);
+    } else {
+      out += value;
+    }
+  };
   std::string out;
   for (const Part& part : parts_) {
     switch (part.kind) {
@@ -259,7 +266,7 @@ Result<std::string> Template::Render(const TemplateData& data) const {
         if (value == nullptr) {
           return InvalidArgument("label " + Quote(part.text) + " is not set on the alert");
         }
-        out += *value;
+        put(out, *value);
         break;
       }
       case Part::Kind::kAnnotation: {
@@ -268,31 +275,31 @@ Result<std::string> Template::Render(const TemplateData& data) const {
         if (data.annotations == nullptr || it == data.annotations->end()) {
           return InvalidArgument("annotation " + Quote(part.text) + " is not set on the alert");
         }
-        out += it->second;
+        put(out, it->second);
         break;
       }
       case Part::Kind::kField: {
         const std::string_view f = part.text;
         if (f == "Status") {
-          out += data.status;
+          put(out, data.status);
         } else if (f == "Fingerprint") {
-          out += data.fingerprint;
+          put(out, data.fingerprint);
         } else if (f == "StartsAt") {
-          out += data.starts_at;
+          put(out, data.starts_at);
         } else if (f == "EndsAt") {
-          out += data.ends_at;
+          put(out, data.ends_at);
         } else if (f == "GeneratorURL") {
-          out += data.generator_url;
+          put(out, data.generator_url);
         } else if (f == "ExternalURL") {
-          out += data.external_url;
+          put(out, data.external_url);
         } else if (f == "Receiver") {
-          out += data.receiver;
+          put(out, data.receiver);
         } else if (f == "Playbook") {
-          out += data.playbook;
+          put(out, data.playbook);
         } else if (f == "JobID") {
-          out += data.job_id;
+          put(out, data.job_id);
         } else if (f == "Phase") {
-          out += data.phase;
+          put(out, data.phase);
         } else {
           return Internal("template field ." + std::string(f) + " has no value");
         }

@@ -11,6 +11,7 @@
 #include "foresight/common/text.h"
 #include "foresight/common/timeparse.h"
 #include "foresight/common/version.h"
+#include "foresight/yaml/decoder.h"
 
 namespace foresight::webhook {
 namespace {
@@ -145,15 +146,28 @@ json JobJson(const JobRecord& job, bool with_steps) {
   return j;
 }
 
-Result<LabelSet> StringMapOf(const json& j, const std::string& what) {
+// Labels (`label_names`: Prometheus label names) or annotations of a manual trigger, held to
+// what a notification's payload parser requires: no NUL anywhere (an exec argument would end
+// there), non-empty names.
+Result<LabelSet> StringMapOf(const json& j, const std::string& what, bool label_names) {
   LabelSet out;
   if (j.is_null()) return out;
   if (!j.is_object()) return InvalidArgument(what + ": must be an object of strings");
   for (auto it = j.begin(); it != j.end(); ++it) {
-    if (!it.value().is_string()) {
-      return InvalidArgument(what + "[\"" + it.key() + "\"]: must be a string");
+    const std::string& key = it.key();
+    if (key.empty() || key.find('\0') != std::string::npos ||
+        (label_names && !yaml::ValidLabelName(key))) {
+      return InvalidArgument(what + "[\"" + key + "\"]: not a valid " +
+                             (label_names ? "label name" : "name"));
     }
-    out[it.key()] = it.value().get<std::string>();
+    if (!it.value().is_string()) {
+      return InvalidArgument(what + "[\"" + key + "\"]: must be a string");
+    }
+    std::string value = it.value().get<std::string>();
+    if (value.find('\0') != std::string::npos) {
+      return InvalidArgument(what + "[\"" + key + "\"]: must not contain NUL");
+    }
+    out[key] = std::move(value);
   }
   return out;
 }
@@ -164,6 +178,7 @@ int StatusFor(const Status& st) {
     case StatusCode::kNotFound: return 404;
     case StatusCode::kFailedPrecondition: return 409;
     case StatusCode::kResourceExhausted: return 503;
+    case StatusCode::kUnavailable: return 503;
     default: return 500;
   }
 }
@@ -174,13 +189,16 @@ const char* ErrorTypeFor(const Status& st) {
     case StatusCode::kNotFound: return "not_found";
     case StatusCode::kFailedPrecondition: return "conflict";
     case StatusCode::kResourceExhausted: return "unavailable";
+    case StatusCode::kUnavailable: return "unavailable";
     default: return "internal";
   }
 }
 
 Response FromStatus(const Status& st) {
   Response r = Failure(StatusFor(st), ErrorTypeFor(st), st.message());
-  if (st.code() == StatusCode::kResourceExhausted) r.headers.emplace_back("Retry-After", "5");
+  if (st.code() == StatusCode::kResourceExhausted || st.code() == StatusCode::kUnavailable) {
+    r.headers.emplace_back("Retry-After", "5");
+  }
   return r;
 }
 
@@ -456,10 +474,10 @@ Response WebApi::Trigger(const Request& request) {
   if (playbook == body.end() || !playbook->is_string() || playbook->get<std::string>().empty()) {
     return Failure(400, "bad_data", "playbook: missing or not a string");
   }
-  Result<LabelSet> labels = StringMapOf(body.value("labels", json(nullptr)), "labels");
+  Result<LabelSet> labels = StringMapOf(body.value("labels", json(nullptr)), "labels", true);
   if (!labels.ok()) return FromStatus(labels.status());
   Result<LabelSet> annotations =
-      StringMapOf(body.value("annotations", json(nullptr)), "annotations");
+      StringMapOf(body.value("annotations", json(nullptr)), "annotations", false);
   if (!annotations.ok()) return FromStatus(annotations.status());
   Result<JobRecord> job = engine_->Trigger(playbook->get<std::string>(), *labels, *annotations);
   if (!job.ok()) return FromStatus(job.status());

@@ -695,6 +695,39 @@ TEST_F(HttpActionTest, SendsMethodHeadersAndBody) {
   EXPECT_EQ(reqs[0].body, "{\"service\": \"api\"}");
 }
 
+TEST_F(HttpActionTest, LabelValuesCannotReshapeTheUrlOrTheJsonBody) {
+  std::shared_ptr<const Action> a = MustConfigure(
+      "{kind: http, url: \"" + url_ + "/ok/{{ .Labels.service }}?q={{ .Labels.service }}\","
+      " body: '{\"text\": \"{{ .Labels.service }}\"}'}");
+  ASSERT_NE(a, nullptr);
+  Alert alert;
+  alert.labels["service"] = "a b?x=\"y\"&r=1#z";
+  StepResult r = RunStep(*a, alert.Data());
+  EXPECT_EQ(r.state, StepState::kSucceeded) << r.error;
+  std::vector<http::Request> reqs = Requests();
+  ASSERT_EQ(reqs.size(), 1u);
+  // Unencoded, '?' would end the path, '&' add a parameter and '#' cut the rest off. Encoded,
+  // the value is one path segment and one query value, decoded back by the peer.
+  EXPECT_EQ(reqs[0].path, "/ok/a b?x=\"y\"&r=1#z");
+  EXPECT_EQ(reqs[0].Query("q").value_or(""), "a b?x=\"y\"&r=1#z");
+  EXPECT_FALSE(reqs[0].Query("r").has_value());
+  // The quotes stay inside the JSON string the playbook's author wrote.
+  EXPECT_EQ(reqs[0].body, "{\"text\": \"a b?x=\\\"y\\\"&r=1#z\"}");
+}
+
+TEST_F(HttpActionTest, AnotherContentTypeGetsTheValuesAsTheyAre) {
+  std::shared_ptr<const Action> a = MustConfigure(
+      "{kind: http, url: \"" + url_ + "/ok\", headers: {Content-Type: text/plain},"
+      " body: 'say \"{{ .Labels.service }}\"'}");
+  ASSERT_NE(a, nullptr);
+  Alert alert;
+  alert.labels["service"] = "a\"b";
+  StepResult r = RunStep(*a, alert.Data());
+  EXPECT_EQ(r.state, StepState::kSucceeded) << r.error;
+  ASSERT_EQ(Requests().size(), 1u);
+  EXPECT_EQ(Requests()[0].body, "say \"a\"b\"");
+}
+
 TEST_F(HttpActionTest, DefaultsToPostAndGetSendsNoBody) {
   std::shared_ptr<const Action> post = MustConfigure(
       "{kind: http, url: \"" + url_ + "/ok\", headers: {Content-Type: text/plain}, body: hi}");
@@ -851,6 +884,10 @@ TEST(HttpKindTest, ConfigErrors) {
   EXPECT_EQ(ConfigError("{kind: http, url: \"{{ .Labels.url }}\"}"),
             s + "27: " + step +
                 "url \"{{ .Labels.url }}\" must start with http:// or https:// and a host");
+  EXPECT_EQ(ConfigError("{kind: http, url: \"https://{{ .Labels.host }}/x\"}"),
+            s + "27: " + step +
+                "url \"https://{{ .Labels.host }}/x\": the scheme and host must be literal, not "
+                "templated");
   EXPECT_EQ(ConfigError("{kind: http, url: \"http://x/{{ .Label }}\"}"),
             s + "27: " + step + "url: bad template: offset 12: unknown field \".Label\"");
   EXPECT_EQ(ConfigError("{kind: http, url: http://x, method: post}"),

@@ -429,6 +429,41 @@ TEST_F(EngineTest, DryRunRecordsWhatWouldRunAndRunsNothing) {
   EXPECT_EQ(Controller::Get().entered("scale-a"), 0);
 }
 
+TEST_F(EngineTest, DryRunSetAfterAJobWasQueuedStillHoldsIt) {
+  StartEngine();
+  ASSERT_TRUE(engine_->SetPaused(true).ok());
+  IntakeResult r = Accept(MakeNotification(AlertStatus::kFiring, "Other", "api", "fp1"));
+  engine_->Reload(LoadTestConfig(std::string(kConfig) + "dry_run: true\n"));
+  ASSERT_TRUE(engine_->SetPaused(false).ok());
+  JobRecord job = WaitDone(JobOf(r, "notify"));
+  EXPECT_TRUE(job.dry_run);
+  EXPECT_EQ(job.steps[0].state, StepState::kDryRun);
+  EXPECT_EQ(Controller::Get().entered("notify"), 0);
+}
+
+TEST_F(EngineTest, AbortOfAJobNotYetHandedToTheQueueAsksForARetry) {
+  StartEngine();
+  // A queued job the engine has not been given yet: as between an intake's commit and its
+  // hand-over to the queue.
+  JobRecord job;
+  job.playbook = "notify";
+  job.target = "x";
+  job.state = JobState::kQueued;
+  job.alert_json = "{}";
+  int64_t id = 0;
+  ASSERT_TRUE(journal_
+                  ->Write([&](Tx& tx) -> Status {
+                    auto inserted = tx.InsertJob(job);
+                    if (!inserted.ok()) return inserted.status();
+                    id = *inserted;
+                    return Status::Ok();
+                  })
+                  .ok());
+  Status st = engine_->Abort(id);
+  EXPECT_EQ(st.code(), StatusCode::kUnavailable);
+  EXPECT_THAT(st.message(), HasSubstr("retry"));
+}
+
 TEST_F(EngineTest, AFailedStepFailsTheJobAndRunsOnlyOnFailureSteps) {
   StartEngine();
   Controller::Get().Fail("scale-a");

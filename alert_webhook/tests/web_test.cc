@@ -341,6 +341,14 @@ TEST_F(WebTest, PauseResumeAbortAndTrigger) {
   EXPECT_EQ(api_->Handle(Post("/api/v1/trigger", R"({"playbook":"note","labels":{"a":1}})")).status,
             400);
   EXPECT_EQ(api_->Handle(Post("/api/v1/trigger", "[")).status, 400);
+  http::Response bad_name =
+      api_->Handle(Post("/api/v1/trigger", R"({"playbook":"note","labels":{"bad-name":"x"}})"));
+  EXPECT_EQ(bad_name.status, 400);
+  EXPECT_THAT(Body(bad_name)["error"].get<std::string>(), HasSubstr("label name"));
+  http::Response nul = api_->Handle(
+      Post("/api/v1/trigger", R"({"playbook":"note","labels":{"service":"a\u0000b"}})"));
+  EXPECT_EQ(nul.status, 400);
+  EXPECT_THAT(Body(nul)["error"].get<std::string>(), HasSubstr("NUL"));
   json ok = Body(api_->Handle(Post("/api/v1/trigger",
                                    R"({"playbook":"note","labels":{"service":"db"}})")));
   JobRecord done = WaitDone(ok["data"]["id"].get<int64_t>());

@@ -117,7 +117,8 @@ class Tx {
   // The newest firing job for (playbook, target), if any; no steps.
   virtual Result<std::optional<JobRecord>> LatestFiringJobForTarget(const std::string& playbook,
                                                                    const std::string& target) = 0;
-  // Writes state, started_ms, finished_ms and error of the job `job.id` (not its steps).
+  // Writes state, dry_run, started_ms, finished_ms and error of the job `job.id` (not its
+  // steps).
   virtual Status UpdateJob(const JobRecord& job) = 0;
   // Writes every field of step `step.index` of job `job_id`.
   virtual Status UpdateStep(int64_t job_id, const StepRecord& step) = 0;

@@ -53,7 +53,11 @@ class Template {
   Template() = default;  // renders ""
   // Parse errors name the byte offset: "offset 12: unknown field \".Lables\"".
   static Result<Template> Parse(std::string_view text);
-  Result<std::string> Render(const TemplateData& data) const;
+  // Every value a {{ }} action puts in goes through `escape` when given (literal text does
+  // not): the http kind percent-encodes values in a URL and JSON-escapes them in a JSON body,
+  // so that an alert's label can neither change a request's host or path nor its JSON shape.
+  using Escape = std::string (*)(std::string_view);
+  Result<std::string> Render(const TemplateData& data, Escape escape = nullptr) const;
   const std::string& source() const { return source_; }
   bool is_constant() const;  // no {{ }} actions
 
