@@ -24,12 +24,7 @@ using yaml::Join;
 using yaml::Quote;
 using yaml::ValidLabelName;
 
-std::string Resolve(const std::string& base_dir, const std::string& path) {
-  if (path.empty() || base_dir.empty()) return path;
-  std::filesystem::path p(path);
-  if (p.is_absolute()) return path;
-  return (std::filesystem::path(base_dir) / p).string();
-}
+using yaml::ResolvePath;
 
 const Field* Find(const Fields& fields, const char* key) {
   auto it = fields.find(key);
@@ -83,11 +78,7 @@ class Decoder : public yaml::Decoder {
     }
 
     const Field& playbooks = *Find(*fields, "playbooks");
-    if (!playbooks.value.IsSequence() || playbooks.value.size() == 0) {
-      return Error(playbooks,
-                   std::string("playbooks must be a non-empty list of playbooks, got ") +
-                       (playbooks.value.IsSequence() ? "an empty list" : Kind(playbooks.value)));
-    }
+    FORESIGHT_RETURN_IF_ERROR(NonEmptyList(playbooks, "playbooks", "playbooks"));
     std::map<std::string, YAML::Mark> names;
     int index = 0;
     for (const YAML::Node& item : playbooks.value) {
@@ -112,7 +103,7 @@ class Decoder : public yaml::Decoder {
     if (const Field* token = Find(*fields, "bearer_token_file")) {
       Result<std::string> s = NonEmptyString(*token, "web: bearer_token_file");
       if (!s.ok()) return s.status();
-      web.bearer_token_file = Resolve(base_dir_, *s);
+      web.bearer_token_file = ResolvePath(base_dir_, *s);
     }
     if (const Field* auth = Find(*fields, "basic_auth")) {
       if (!auth->value.IsMap()) {
@@ -141,7 +132,7 @@ class Decoder : public yaml::Decoder {
       Result<std::string> file =
           NonEmptyString(*Find(*auth_fields, "password_file"), "web basic_auth: password_file");
       if (!file.ok()) return file.status();
-      basic.password_file = Resolve(base_dir_, *file);
+      basic.password_file = ResolvePath(base_dir_, *file);
       web.basic_auth = std::move(basic);
     }
     if (const Field* tls = Find(*fields, "tls")) {
@@ -163,8 +154,8 @@ class Decoder : public yaml::Decoder {
       if (!cert.ok()) return cert.status();
       Result<std::string> key = NonEmptyString(*Find(*tls_fields, "key_file"), "web tls: key_file");
       if (!key.ok()) return key.status();
-      config.cert_file = Resolve(base_dir_, *cert);
-      config.key_file = Resolve(base_dir_, *key);
+      config.cert_file = ResolvePath(base_dir_, *cert);
+      config.key_file = ResolvePath(base_dir_, *key);
       web.tls = std::move(config);
     }
     if (const Field* max = Find(*fields, "max_body_bytes")) {
@@ -188,7 +179,7 @@ class Decoder : public yaml::Decoder {
     JournalConfig journal;
     Result<std::string> s = NonEmptyString(*path, "journal: path");
     if (!s.ok()) return s.status();
-    journal.path = Resolve(base_dir_, *s);
+    journal.path = ResolvePath(base_dir_, *s);
     if (const Field* retention = Find(*fields, "retention")) {
       Result<milliseconds> d = PositiveDuration(*retention, "journal: retention");
       if (!d.ok()) return d.status();
@@ -294,10 +285,7 @@ class Decoder : public yaml::Decoder {
     }
 
     const Field& steps = *Find(*fields, "steps");
-    if (!steps.value.IsSequence() || steps.value.size() == 0) {
-      return Error(steps, label + ": steps must be a non-empty list of steps, got " +
-                              (steps.value.IsSequence() ? "an empty list" : Kind(steps.value)));
-    }
+    FORESIGHT_RETURN_IF_ERROR(NonEmptyList(steps, label + ": steps", "steps"));
     Result<std::vector<StepConfig>> firing = Steps(steps, "step", label);
     if (!firing.ok()) return firing.status();
     playbook.steps = std::move(*firing);

@@ -312,10 +312,7 @@ class HttpKind final : public ActionKind {
     if (const yaml::Field* f = field("bearer_token_file")) {
       Result<std::string> s = decoder.NonEmptyString(*f, label + ": bearer_token_file");
       if (!s.ok()) return s.status();
-      std::filesystem::path path(*s);
-      spec.bearer_token_file = base_dir.empty() || path.is_absolute()
-                                   ? *s
-                                   : (std::filesystem::path(base_dir) / path).string();
+      spec.bearer_token_file = yaml::ResolvePath(base_dir, *s);
     }
 
     if (const yaml::Field* f = field("headers")) {

@@ -8,7 +8,6 @@
 // The one playbook's step is an exec that appends the alert's fingerprint to a marker file in
 // the test's directory: "nothing ran" is "the marker does not exist".
 
-#include <curl/curl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -34,6 +33,7 @@
 #include <vector>
 
 #include "daemon_process.h"
+#include "http_client.h"
 #include "foresight/webhook/journal.h"
 
 namespace foresight {
@@ -48,84 +48,11 @@ constexpr char kAuth[] = "Authorization: Bearer binary-test-token-19be";
 constexpr char kJson[] = "Content-Type: application/json";
 constexpr size_t kMaxBodyBytes = 65536;
 
-// --- HTTP (libcurl: headers of ours, and the answer's headers) ---
+// --- HTTP: tests/fixture/http_client.h ---
 
-struct HttpAnswer {
-  long status = 0;
-  std::string body;
-  std::multimap<std::string, std::string> headers;  // lower-case names
-
-  std::string Header(const std::string& lower_name) const {
-    auto it = headers.find(lower_name);
-    return it == headers.end() ? "" : it->second;
-  }
-};
-
-size_t AppendToString(char* data, size_t size, size_t nmemb, void* user) {
-  static_cast<std::string*>(user)->append(data, size * nmemb);
-  return size * nmemb;
-}
-
-size_t AddHeader(char* data, size_t size, size_t nmemb, void* user) {
-  std::string line(data, size * nmemb);
-  const size_t colon = line.find(':');
-  if (colon != std::string::npos) {
-    std::string name = line.substr(0, colon);
-    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    std::string value = line.substr(colon + 1);
-    while (!value.empty() && (value.front() == ' ')) value.erase(0, 1);
-    while (!value.empty() && (value.back() == '\r' || value.back() == '\n')) value.pop_back();
-    static_cast<HttpAnswer*>(user)->headers.emplace(name, value);
-  }
-  return size * nmemb;
-}
-
-void EnsureCurlInitialized() {
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-}
-
-// `ca_file`: for https, the certificate to verify the server with.
-Result<HttpAnswer> Http(const std::string& method, const std::string& url,
-                        const std::vector<std::string>& headers,
-                        const std::string* body = nullptr, const std::string& ca_file = "") {
-  EnsureCurlInitialized();
-  CURL* curl = curl_easy_init();
-  if (curl == nullptr) return Internal("curl_easy_init failed");
-  HttpAnswer answer;
-  char error[CURL_ERROR_SIZE] = {0};
-  curl_slist* list = nullptr;
-  for (const std::string& h : headers) list = curl_slist_append(list, h.c_str());
-  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method.c_str());
-  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, &AppendToString);
-  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &answer.body);
-  curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, &AddHeader);
-  curl_easy_setopt(curl, CURLOPT_HEADERDATA, &answer);
-  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error);
-  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 10000L);
-  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(curl, CURLOPT_NOPROXY, "127.0.0.1,localhost");
-  if (!ca_file.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, ca_file.c_str());
-  if (body != nullptr) {
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body->data());
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body->size()));
-  }
-  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, list);
-  const CURLcode code = curl_easy_perform(curl);
-  if (code == CURLE_OK) curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &answer.status);
-  curl_slist_free_all(list);
-  curl_easy_cleanup(curl);
-  if (code != CURLE_OK) {
-    return Unavailable(method + " " + url + ": " + (error[0] != '\0' ? error : "curl error"));
-  }
-  return answer;
-}
-
-std::string Describe(const Result<HttpAnswer>& a) {
-  if (!a.ok()) return a.status().message();
-  return std::to_string(a->status) + " " + a->body;
-}
+using testing::Describe;
+using testing::HttpAnswer;
+using testing::HttpCall;
 
 // --- Files, config, payloads ---
 
@@ -229,7 +156,6 @@ bool PollUntil(F cond, seconds deadline) {
 class WebhookBinaryTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    EnsureCurlInitialized();
     dir_ = std::filesystem::temp_directory_path() /
            ("foresight_webhook_binary_" + std::to_string(::getpid()) + "_" +
             ::testing::UnitTest::GetInstance()->current_test_info()->name());
@@ -274,13 +200,13 @@ class WebhookBinaryTest : public ::testing::Test {
   }
 
   Result<HttpAnswer> Get(const std::string& path, bool auth = true) {
-    return Http("GET", url_ + path,
+    return HttpCall("GET", url_ + path,
                 auth ? std::vector<std::string>{kAuth} : std::vector<std::string>{});
   }
 
   Result<HttpAnswer> Post(const std::string& path, const std::string& body,
                           std::vector<std::string> headers = {kAuth, kJson}) {
-    return Http("POST", url_ + path, headers, &body);
+    return HttpCall("POST", url_ + path, headers, &body);
   }
 
   // The one alert's outcome of an accepted notification: {"outcome":..., "job_id":..., ...}.
@@ -379,7 +305,7 @@ TEST_F(WebhookBinaryTest, RefusedNotificationsPersistNothingRunNothingAndAreCoun
   std::map<std::string, int> want_rejected;
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);
-    auto a = Http(c.method, url_ + "/api/v1/notifications", c.headers,
+    auto a = HttpCall(c.method, url_ + "/api/v1/notifications", c.headers,
                   c.method == "POST" ? &c.body : nullptr);
     ASSERT_TRUE(a.ok()) << a.status().message();
     EXPECT_EQ(a->status, c.status) << a->body;
@@ -584,7 +510,7 @@ TEST_F(WebhookBinaryTest, ServesHttpsWithTheConfiguredCertificate) {
   ASSERT_TRUE(pid.ok()) << pid.status().message();
   const bool ready = PollUntil(
       [&] {
-        auto a = Http("GET", base + "/-/ready", {}, nullptr, cert);
+        auto a = HttpCall("GET", base + "/-/ready", {}, nullptr, cert);
         return a.ok() && a->status == 200;
       },
       seconds(30));
@@ -602,19 +528,19 @@ TEST_F(WebhookBinaryTest, ServesHttpsWithTheConfiguredCertificate) {
 
   // A notification over TLS is authenticated, accepted and acted on as over HTTP.
   const std::string body = NotificationBody("eeee000000000001");
-  auto wrong = Http("POST", base + "/api/v1/notifications", {kJson}, &body, cert);
+  auto wrong = HttpCall("POST", base + "/api/v1/notifications", {kJson}, &body, cert);
   EXPECT_TRUE(wrong.ok() && wrong->status == 401) << Describe(wrong);
-  auto a = Http("POST", base + "/api/v1/notifications", {kAuth, kJson}, &body, cert);
+  auto a = HttpCall("POST", base + "/api/v1/notifications", {kAuth, kJson}, &body, cert);
   ASSERT_TRUE(a.ok()) << a.status().message();
   EXPECT_EQ(a->status, 200) << a->body;
   EXPECT_TRUE(PollUntil([&] { return ReadText(dir_ / "marker") == "eeee000000000001\n"; },
                         seconds(30)))
       << ReadText(dir_ / "webhook.log");
   // Without verification material the handshake fails: the certificate really is served.
-  auto unverified = Http("GET", base + "/-/healthy", {}, nullptr, "/etc/ssl/certs/ca-certificates.crt");
+  auto unverified = HttpCall("GET", base + "/-/healthy", {}, nullptr, "/etc/ssl/certs/ca-certificates.crt");
   EXPECT_FALSE(unverified.ok()) << Describe(unverified);
   // Plain HTTP on the TLS port gets no answer.
-  auto plain = Http("GET", "http://127.0.0.1:" + std::to_string(*port) + "/-/healthy", {});
+  auto plain = HttpCall("GET", "http://127.0.0.1:" + std::to_string(*port) + "/-/healthy", {});
   EXPECT_FALSE(plain.ok() && plain->status == 200) << Describe(plain);
 
   auto status = stop();

@@ -13,7 +13,6 @@
 // and the API tells what the journal believes; the assertions compare the two.
 
 #include <arpa/inet.h>
-#include <curl/curl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -43,6 +42,7 @@
 #include <vector>
 
 #include "daemon_process.h"
+#include "http_client.h"
 #include "foresight/common/timeparse.h"
 
 namespace foresight {
@@ -63,55 +63,15 @@ constexpr int kNotifications = 30;
 constexpr int kLateNotifications = 20;
 constexpr seconds kDrainDeadline{60};
 
-// --- HTTP (libcurl; the fixture's client sends no headers of ours) ---
+// --- HTTP: tests/fixture/http_client.h, always with the bearer token ---
 
-struct HttpAnswer {
-  long status = 0;
-  std::string body;
-};
+using testing::HttpAnswer;
 
-size_t AppendToString(char* data, size_t size, size_t nmemb, void* user) {
-  static_cast<std::string*>(user)->append(data, size * nmemb);
-  return size * nmemb;
-}
-
-void EnsureCurlInitialized() {
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-}
-
-// One request with the bearer token; a transport failure (refused, reset, timeout) is an error.
 Result<HttpAnswer> Http(const std::string& method, const std::string& url,
                         const std::string* body = nullptr) {
-  EnsureCurlInitialized();
-  CURL* curl = curl_easy_init();
-  if (curl == nullptr) return Internal("curl_easy_init failed");
-  HttpAnswer answer;
-  char error[CURL_ERROR_SIZE] = {0};
-  curl_slist* headers = nullptr;
-  headers = curl_slist_append(headers, (std::string("Authorization: Bearer ") + kToken).c_str());
-  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method.c_str());
-  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, &AppendToString);
-  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &answer.body);
-  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error);
-  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 10000L);
-  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(curl, CURLOPT_NOPROXY, "127.0.0.1,localhost");
-  if (body != nullptr) {
-    headers = curl_slist_append(headers, "Content-Type: application/json");
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body->data());
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body->size()));
-  }
-  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-  const CURLcode code = curl_easy_perform(curl);
-  if (code == CURLE_OK) curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &answer.status);
-  curl_slist_free_all(headers);
-  curl_easy_cleanup(curl);
-  if (code != CURLE_OK) {
-    return Unavailable(method + " " + url + ": " + (error[0] != '\0' ? error : "curl error"));
-  }
-  return answer;
+  std::vector<std::string> headers = {std::string("Authorization: Bearer ") + kToken};
+  if (body != nullptr) headers.push_back("Content-Type: application/json");
+  return testing::HttpCall(method, url, headers, body);
 }
 
 // A POST sent in two parts over a plain socket: the head (with "Expect: 100-continue") first,
@@ -342,7 +302,6 @@ double MetricValue(const std::string& text, const std::string& series) {
 class WebhookCrashTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    EnsureCurlInitialized();
     dir_ = std::filesystem::temp_directory_path() /
            ("foresight_webhook_crash_" + std::to_string(::getpid()) + "_" +
             ::testing::UnitTest::GetInstance()->current_test_info()->name());

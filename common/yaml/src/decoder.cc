@@ -4,6 +4,7 @@
 #include <charconv>
 #include <cmath>
 #include <exception>
+#include <filesystem>
 #include <utility>
 
 #include "foresight/common/timeparse.h"
@@ -247,6 +248,20 @@ std::string Decoder::Label(const YAML::Node& item, const std::string& kind, int 
     }
   }
   return kind + " #" + std::to_string(index);
+}
+
+Status Decoder::NonEmptyList(const Field& f, const std::string& what,
+                             const std::string& of) const {
+  if (f.value.IsSequence() && f.value.size() > 0) return Status::Ok();
+  return Error(f, what + " must be a non-empty list of " + of + ", got " +
+                      (f.value.IsSequence() ? "an empty list" : Kind(f.value)));
+}
+
+std::string ResolvePath(const std::string& base_dir, const std::string& path) {
+  if (path.empty() || base_dir.empty()) return path;
+  std::filesystem::path p(path);
+  if (p.is_absolute()) return path;
+  return (std::filesystem::path(base_dir) / p).string();
 }
 
 Result<YAML::Node> ParseYaml(std::string_view text, std::string_view file) {

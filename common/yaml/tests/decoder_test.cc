@@ -346,5 +346,22 @@ TEST(ParseYamlTest, SyntaxErrorsNameFileLineAndColumn) {
             "cal.yaml:3:1: YAML syntax error: end of sequence flow not found");
 }
 
+TEST(DecoderTest, NonEmptyList) {
+  YAML::Node doc = Doc("l: [1]\ne: []\ns: 1\n");
+  Decoder d("x.yml");
+  EXPECT_TRUE(d.NonEmptyList(Get(doc, "l"), "playbooks", "playbooks").ok());
+  EXPECT_EQ(Message(d.NonEmptyList(Get(doc, "e"), "p: steps", "steps")),
+            "x.yml:2:4: p: steps must be a non-empty list of steps, got an empty list");
+  EXPECT_EQ(Message(d.NonEmptyList(Get(doc, "s"), "sources", "sources")),
+            "x.yml:3:4: sources must be a non-empty list of sources, got a scalar");
+}
+
+TEST(ResolvePathTest, RelativeToTheConfigDirectory) {
+  EXPECT_EQ(ResolvePath("/etc/foresight", "secrets/token"), "/etc/foresight/secrets/token");
+  EXPECT_EQ(ResolvePath("/etc/foresight", "/var/lib/j.db"), "/var/lib/j.db");
+  EXPECT_EQ(ResolvePath("", "secrets/token"), "secrets/token");
+  EXPECT_EQ(ResolvePath("/etc/foresight", ""), "");
+}
+
 }  // namespace
 }  // namespace foresight::yaml

@@ -29,12 +29,7 @@ using yaml::KindName;
 using yaml::Quote;
 using yaml::ValidLabelName;
 
-std::string Resolve(const std::string& base_dir, const std::string& path) {
-  if (path.empty() || base_dir.empty()) return path;
-  std::filesystem::path p(path);
-  if (p.is_absolute()) return path;
-  return (std::filesystem::path(base_dir) / p).string();
-}
+using yaml::ResolvePath;
 
 // Decodes one config document; every error carries "file:line:column: ".
 class Decoder : public yaml::Decoder {
@@ -60,11 +55,7 @@ class Decoder : public yaml::Decoder {
       return Error(root, "missing required key \"sources\" at the top level");
     }
     const Field& sources = fields->at("sources");
-    if (!sources.value.IsSequence() || sources.value.size() == 0) {
-      return Error(sources,
-                   std::string("sources must be a non-empty list of sources, got ") +
-                       (sources.value.IsSequence() ? "an empty list" : KindName(sources.value)));
-    }
+    FORESIGHT_RETURN_IF_ERROR(NonEmptyList(sources, "sources", "sources"));
     std::map<std::string, YAML::Mark> source_names;
     int index = 0;
     for (const YAML::Node& item : sources.value) {
@@ -78,12 +69,7 @@ class Decoder : public yaml::Decoder {
       return Error(root, "missing required key \"forecasts\" at the top level");
     }
     const Field& forecasts = fields->at("forecasts");
-    if (!forecasts.value.IsSequence() || forecasts.value.size() == 0) {
-      return Error(
-          forecasts,
-          std::string("forecasts must be a non-empty list of forecast jobs, got ") +
-              (forecasts.value.IsSequence() ? "an empty list" : KindName(forecasts.value)));
-    }
+    FORESIGHT_RETURN_IF_ERROR(NonEmptyList(forecasts, "forecasts", "forecast jobs"));
     std::map<std::string, YAML::Mark> job_names;
     index = 0;
     for (const YAML::Node& item : forecasts.value) {
@@ -151,7 +137,7 @@ class Decoder : public yaml::Decoder {
       if (field("bearer_token")) {
         return Error(f->key, label + ": bearer_token and bearer_token_file exclude each other");
       }
-      source.bearer_token_file = Resolve(base_dir_, *s);
+      source.bearer_token_file = ResolvePath(base_dir_, *s);
     }
     if (source.basic_auth && (field("bearer_token") || field("bearer_token_file"))) {
       const Field* f = field("bearer_token") ? field("bearer_token") : field("bearer_token_file");
@@ -204,7 +190,7 @@ class Decoder : public yaml::Decoder {
         return Error(pw_file->second.key,
                      where + ": password and password_file exclude each other");
       }
-      auth.password_file = Resolve(base_dir_, *s);
+      auth.password_file = ResolvePath(base_dir_, *s);
     }
     return auth;
   }
@@ -228,9 +214,9 @@ class Decoder : public yaml::Decoder {
       }
       Result<std::string> s = NonEmptyString(field, where + ": " + key);
       if (!s.ok()) return s.status();
-      if (key == "ca_file") tls.ca_file = Resolve(base_dir_, *s);
-      if (key == "cert_file") tls.cert_file = Resolve(base_dir_, *s);
-      if (key == "key_file") tls.key_file = Resolve(base_dir_, *s);
+      if (key == "ca_file") tls.ca_file = ResolvePath(base_dir_, *s);
+      if (key == "cert_file") tls.cert_file = ResolvePath(base_dir_, *s);
+      if (key == "key_file") tls.key_file = ResolvePath(base_dir_, *s);
       if (key == "server_name") tls.server_name = *s;
     }
     if (tls.cert_file.empty() != tls.key_file.empty()) {
@@ -577,7 +563,7 @@ class Decoder : public yaml::Decoder {
     if (const Field* f = field("calendar")) {
       Result<std::string> s = NonEmptyString(*f, label + ": calendar");
       if (!s.ok()) return s.status();
-      job.calendar_file = Resolve(base_dir_, *s);
+      job.calendar_file = ResolvePath(base_dir_, *s);
       Result<forecast::Calendar> calendar = forecast::LoadCalendar(job.calendar_file);
       if (!calendar.ok()) {
         return Status(calendar.status().code(), Where(f->value.Mark()) + ": " + label +

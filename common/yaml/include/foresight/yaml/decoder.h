@@ -89,6 +89,9 @@ class Decoder {
       const std::string& key_kind = "key") const;
   // A list of strings; an item is named by its 0-based index: "<what>[2] must be a string".
   Result<std::vector<std::string>> StringList(const Field& f, const std::string& what) const;
+  // OK when the value is a list with at least one item; otherwise
+  // "<what> must be a non-empty list of <of>, got an empty list" (or the kind it is).
+  Status NonEmptyList(const Field& f, const std::string& what, const std::string& of) const;
 
   // A name already taken by an earlier item is an error at the repeat:
   // "duplicate <kind> name \"x\" (first at line N)".
@@ -103,6 +106,10 @@ class Decoder {
   std::string file_;
   Options options_;
 };
+
+// A path from a config file: relative ones are taken relative to `base_dir` (the config file's
+// directory); absolute ones, and any path when `base_dir` is "", are returned as written.
+std::string ResolvePath(const std::string& base_dir, const std::string& path);
 
 // Parses YAML text into a node; a syntax error is InvalidArgument "file:line:column: message"
 // with the message "invalid YAML: " and yaml-cpp's words, as foresight_exporter's config says.
